@@ -1,0 +1,44 @@
+namespace Orleans.Search.Providers;
+
+/// <summary>
+/// One search backend (local files, SearXNG, later Jina, Brave, Tavily, Perplexity).
+/// Adapters translate a query and a 1-based page into the backend's own paging, auth and result shape,
+/// and report the facts resilience needs (status code, Retry-After) through <see cref="ProviderException"/>.
+/// </summary>
+public interface ISearchProvider
+{
+    /// <summary>The configured provider name (the key under <c>Search:Providers</c>).</summary>
+    string Name { get; }
+
+    /// <summary>Runs one page of one query. Throws <see cref="ProviderException"/> on a provider error.</summary>
+    Task<ProviderPage> SearchAsync(ProviderQuery query, CancellationToken cancellationToken);
+}
+
+/// <summary>A query for one page; <paramref name="Page"/> is 1-based.</summary>
+public sealed record ProviderQuery(string Text, int Page, int PageSize);
+
+/// <summary>One page of hits, ranked best first.</summary>
+public sealed record ProviderPage(IReadOnlyList<ProviderHit> Hits, int StatusCode = 200);
+
+/// <summary>One hit as the provider gave it.</summary>
+public sealed record ProviderHit(string Url, string Title, string Snippet);
+
+/// <summary>A failed provider call, with what retry logic needs to know.</summary>
+public sealed class ProviderException(
+    string provider,
+    string message,
+    int? statusCode = null,
+    TimeSpan? retryAfter = null,
+    Exception? inner = null) : Exception(message, inner)
+{
+    public string Provider { get; } = provider;
+
+    /// <summary>HTTP status code, or null when no response arrived (network error, timeout).</summary>
+    public int? StatusCode { get; } = statusCode;
+
+    /// <summary>How long the provider asked us to wait (Retry-After or rate-limit reset headers).</summary>
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+
+    /// <summary>True for failures worth retrying: 408, 429, 5xx, and no response at all.</summary>
+    public bool IsTransient => StatusCode is null or 408 or 429 or >= 500;
+}

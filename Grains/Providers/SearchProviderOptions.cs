@@ -1,0 +1,27 @@
+namespace Orleans.Search.Providers;
+
+/// <summary>Settings of one provider, bound from <c>Search:Providers:{name}</c>.</summary>
+public sealed class SearchProviderOptions
+{
+    /// <summary><c>local</c>, <c>searxng</c>; later <c>jina</c>, <c>brave</c>, <c>tavily</c>, <c>perplexity</c>.</summary>
+    public string Kind { get; set; } = "";
+
+    public string? BaseUrl { get; set; }
+
+    public string? ApiKey { get; set; }
+
+    /// <summary>For <c>local</c>: the folder of .txt/.md/.html files (relative paths resolve against the app's base directory).</summary>
+    public string? Path { get; set; }
+
+    public int PageSize { get; set; } = 10;
+
+    public double PermitsPerMinute { get; set; } = 600;
+
+    public int Burst { get; set; } = 10;
+
+    public int MaxConcurrency { get; set; } = 10;
+
+    public double TimeoutSeconds { get; set; } = 20;
+
+    public int MaxAttempts { get; set; } = 3;
+}
