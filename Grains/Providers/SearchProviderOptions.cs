@@ -23,5 +23,9 @@ public sealed class SearchProviderOptions
 
     public double TimeoutSeconds { get; set; } = 20;
 
+    /// <summary>Attempts per page, the first included.</summary>
     public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>Base of the exponential backoff between attempts.</summary>
+    public int RetryBaseDelayMs { get; set; } = 250;
 }

@@ -1,0 +1,45 @@
+using Orleans.Search.Queries;
+
+namespace Orleans.Search.Jobs;
+
+/// <summary>
+/// Owns one search job (key = job id): its spec, status, per-query summaries, counters and event tail.
+/// Fans the job out to one <see cref="Queries.IQueryGrain"/> per query and resumes by itself after a crash.
+/// Methods that take a <c>requester</c> answer null when the job does not exist or belongs to someone else.
+/// </summary>
+[Alias("Orleans.Search.ISearchJobGrain")]
+public interface ISearchJobGrain : IGrainWithStringKey
+{
+    /// <summary>Creates the job, durably, and starts it. Idempotent: a second call with the same fingerprint returns the job as it is.</summary>
+    /// <exception cref="JobConflictException">The id is taken by a job with another fingerprint or owner.</exception>
+    [Alias("Submit")]
+    Task<JobStatus> SubmitAsync(JobSubmission submission);
+
+    /// <summary>The job's status, with its results if <paramref name="includeResults"/>.</summary>
+    [Alias("GetStatus")]
+    Task<JobStatus?> GetStatusAsync(string requester, bool includeResults);
+
+    /// <summary>Cancels the job: in-flight provider calls are aborted, results found so far are kept.</summary>
+    [Alias("Cancel")]
+    Task<JobStatus?> CancelAsync(string requester);
+
+    /// <summary>Retained events with a sequence number greater than <paramref name="afterSeq"/>.</summary>
+    [Alias("GetEvents")]
+    Task<JobEventPage?> GetEventsAsync(string requester, long afterSeq);
+
+    /// <summary>Per-query attempts, timings, status codes and errors.</summary>
+    [Alias("GetDebug")]
+    Task<JobDebug?> GetDebugAsync(string requester);
+
+    /// <summary>Makes sure unfinished work is running (called after a restart; harmless otherwise).</summary>
+    [Alias("Resume")]
+    Task ResumeAsync();
+
+    /// <summary>A query grain reports its progress. Reports are idempotent and may arrive more than once.</summary>
+    [Alias("ReportQuery")]
+    Task ReportQueryAsync(QueryReport report);
+}
+
+/// <summary>Raised when a job id is already taken by a different request.</summary>
+[GenerateSerializer, Alias("Orleans.Search.JobConflictException")]
+public sealed class JobConflictException(string message) : Exception(message);

@@ -1,0 +1,70 @@
+namespace Orleans.Search.RateLimiting;
+
+/// <summary>
+/// A cluster-wide limiter for one key (<c>user:{id}</c> or <c>provider:{name}</c>): a token bucket plus a
+/// concurrency cap with a FIFO queue. One activation per key makes it distributed without Redis.
+/// The answer is a reservation ("go now" or "go at t"), so callers wait on their own side;
+/// a lease not released in time (a caller that died) is reclaimed.
+/// </summary>
+[Alias("Orleans.Search.IRateLimiterGrain")]
+public interface IRateLimiterGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Reserves one permit. Returns at once with a lease when a concurrency slot is free (its token may be due
+    /// later: see <see cref="PermitGrant.NotBefore"/>); otherwise queues and returns when a slot frees,
+    /// or returns not granted after a short while so the caller asks again.
+    /// </summary>
+    [Alias("Acquire")]
+    Task<PermitGrant> AcquireAsync(PermitRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns a lease's concurrency slot.</summary>
+    [Alias("Release"), OneWay]
+    Task ReleaseAsync(Guid leaseId);
+
+    /// <summary>Live numbers and settings.</summary>
+    [Alias("Snapshot"), ReadOnly]
+    Task<LimiterSnapshot> GetSnapshotAsync();
+}
+
+[GenerateSerializer, Immutable, Alias("Orleans.Search.PermitRequest")]
+public sealed record PermitRequest
+{
+    /// <summary>Who holds the lease (for diagnostics), e.g. the query grain key.</summary>
+    [Id(0)] public required string Holder { get; init; }
+    [Id(1)] public string? JobId { get; init; }
+
+    /// <summary>How long the caller may hold the lease before it is reclaimed.</summary>
+    [Id(2)] public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromMinutes(1);
+}
+
+[GenerateSerializer, Immutable, Alias("Orleans.Search.PermitGrant")]
+public sealed record PermitGrant
+{
+    [Id(0)] public bool Granted { get; init; }
+    [Id(1)] public Guid LeaseId { get; init; }
+
+    /// <summary>When the reserved token becomes valid; the caller must not call the provider before.</summary>
+    [Id(2)] public DateTimeOffset NotBefore { get; init; }
+}
+
+[GenerateSerializer, Immutable, Alias("Orleans.Search.LimiterSnapshot")]
+public sealed record LimiterSnapshot
+{
+    [Id(0)] public required string Key { get; init; }
+    [Id(1)] public double PermitsAvailable { get; init; }
+    [Id(2)] public int Queued { get; init; }
+    [Id(3)] public int InFlight { get; init; }
+    [Id(4)] public double PermitsPerMinute { get; init; }
+    [Id(5)] public int Burst { get; init; }
+    [Id(6)] public int MaxConcurrency { get; init; }
+    [Id(7)] public long Granted { get; init; }
+    [Id(8)] public long LeasesExpired { get; init; }
+}
+
+/// <summary>Limiter keys.</summary>
+public static class LimiterKeys
+{
+    public static string User(string userId) => $"user:{userId}";
+
+    public static string Provider(string name) => $"provider:{name}";
+}

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Search.Providers;
+using Orleans.Search.Providers.Local;
+using Orleans.Search.Providers.Searxng;
+
+namespace Orleans.Search.Hosting;
+
+public static class SearchServiceCollectionExtensions
+{
+    /// <summary>What the grains need: options, providers, resilience pipelines, limiter plumbing and the clock.</summary>
+    public static IServiceCollection AddSearchGrainServices(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<SearchOptions>().Bind(configuration.GetSection(SearchOptions.Section))
+            .PostConfigure(o =>
+            {
+                // Works offline with no keys: a local provider over the shipped sample corpus.
+                if (o.Providers.Count == 0)
+                {
+                    o.Providers["local"] = new SearchProviderOptions { Kind = "local", Path = LocalProviderFactory.DefaultPath };
+                }
+            });
+        services.AddOptions<UserLimitOptions>().Bind(configuration.GetSection(UserLimitOptions.Section));
+        services.AddOptions<JobOptions>().Bind(configuration.GetSection(JobOptions.Section));
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddHttpClient(SearxngProviderFactory.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddSingleton<ISearchProviderFactory, LocalProviderFactory>();
+        services.AddSingleton<ISearchProviderFactory, SearxngProviderFactory>();
+        services.AddSingleton<SearchProviderCatalog>();
+        services.AddSingleton<ProviderResilience>();
+        services.AddSingleton<ProviderPermits>();
+        services.AddSingleton<LimiterSettingsSource>();
+        return services;
+    }
+}

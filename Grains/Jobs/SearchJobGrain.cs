@@ -1,0 +1,567 @@
+using Orleans.Search.Storage;
+using Orleans.Streams;
+
+namespace Orleans.Search.Jobs;
+
+/// <summary>
+/// Owns a job. Query grains report full summaries; the job turns the difference into events, publishes
+/// them on the job's stream, keeps a bounded tail for replay, and writes its small row coalesced: at once
+/// for creation and terminal states, otherwise every <see cref="MaxUnpersistedEvents"/> events or
+/// <see cref="FlushDelay"/>. After a crash the summaries are rebuilt from the query grains' checkpoints.
+/// </summary>
+public sealed class SearchJobGrain(
+    [PersistentState("job", SearchStorage.Name)] IPersistentState<SearchJobState> state,
+    IOptionsMonitor<JobOptions> jobOptions,
+    TimeProvider time,
+    ILogger<SearchJobGrain> logger) : Grain, ISearchJobGrain, IRemindable
+{
+    private const string LifecycleReminder = "lifecycle";
+    private const int MaxUnpersistedEvents = 32;
+
+    /// <summary>Sequence numbers skipped after an unclean stop, more than could have been published unpersisted.</summary>
+    private const long SeqGapAfterCrash = 1000;
+    private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(250);
+
+    private readonly StateWriteGate<SearchJobState> _writes = new(state);
+    private readonly SemaphoreSlim _publishGate = new(1, 1);
+    private readonly Queue<JobEvent> _outbox = new();
+    private IAsyncStream<JobEvent>? _stream;
+    private IGrainTimer? _flushTimer;
+    private Task? _starting;
+    private int _unpersisted;
+
+    private SearchJobState S => state.State;
+
+    private string JobId => this.GetPrimaryKeyString();
+
+    private bool Exists => S.Spec is not null;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _stream = this.GetStreamProvider(SearchStreams.ProviderName).GetStream<JobEvent>(SearchStreams.ForJob(JobId));
+        if (Exists && !JobStates.IsTerminal(S.Status))
+        {
+            S.NextSeq += SeqGapAfterCrash;
+            // Resume without waiting for a caller or the reminder.
+            this.RegisterGrainTimer(static (self, _) => self.ResumeCoreAsync(), this,
+                new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan));
+        }
+        return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (Exists && _unpersisted > 0)
+        {
+            await WriteNowAsync();
+        }
+    }
+
+    async Task<JobStatus> ISearchJobGrain.SubmitAsync(JobSubmission submission)
+    {
+        if (Exists)
+        {
+            if (S.Spec!.Owner != submission.Owner || S.Spec.Fingerprint != submission.Fingerprint)
+            {
+                throw new JobConflictException($"Job '{JobId}' already exists with a different request; use a new Idempotency-Key.");
+            }
+            await RegisterAsync();
+            return await BuildStatusAsync(includeResults: false);
+        }
+
+        var now = time.GetUtcNow();
+        S.Spec = submission;
+        S.Status = JobStates.Running;
+        S.UpdatedAt = now;
+        S.Queries = submission.Queries
+            .Select(q => new QuerySummary { Query = q, PageResultCounts = [.. new int[submission.Pages]] })
+            .ToList();
+        S.Message = $"{submission.Queries.Count} {(submission.Queries.Count == 1 ? "query" : "queries")} × {submission.Pages} {(submission.Pages == 1 ? "page" : "pages")} on {submission.Provider}";
+        Emit(JobEventTypes.Created, S.Message);
+        Emit(JobEventTypes.Started, "Started");
+
+        // Registered before the state is written: a crash in between leaves an empty id that resumes to nothing.
+        await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).AddAsync(JobId);
+        await this.RegisterOrUpdateReminder(LifecycleReminder, jobOptions.CurrentValue.ResumeReminderPeriod, jobOptions.CurrentValue.ResumeReminderPeriod);
+        await WriteNowAsync();
+        await IndexAsync();
+        await PublishAsync();
+
+        _starting = StartQueriesAsync();
+        return await BuildStatusAsync(includeResults: false);
+    }
+
+    async Task<JobStatus?> ISearchJobGrain.GetStatusAsync(string requester, bool includeResults) =>
+        Owns(requester) ? await BuildStatusAsync(includeResults) : null;
+
+    async Task<JobStatus?> ISearchJobGrain.CancelAsync(string requester)
+    {
+        if (!Owns(requester))
+        {
+            return null;
+        }
+        if (JobStates.IsTerminal(S.Status))
+        {
+            return await BuildStatusAsync(includeResults: false);
+        }
+
+        // Terminal first, so reports arriving meanwhile add no events after the terminal one.
+        S.Status = JobStates.Cancelled;
+        var reports = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count)
+            .Where(i => !QueryStates.IsTerminal(S.Queries[i].Status))
+            .Select(async i =>
+            {
+                try
+                {
+                    return await QueryGrain(i).CancelAsync(WorkFor(i));
+                }
+                catch (Exception ex)
+                {
+                    logger.LogError(ex, "Job {JobId}: cancelling query {Index} failed", JobId, i);
+                    return null;
+                }
+            }));
+        foreach (var report in reports.OfType<QueryReport>())
+        {
+            Apply(report);
+        }
+        var now = time.GetUtcNow();
+        S.CompletedAt = now;
+        S.Message = $"Cancelled with {S.Queries.Sum(q => q.ResultCount)} results found so far";
+        Emit(JobEventTypes.Cancelled, S.Message);
+        await EndAsync();
+        return await BuildStatusAsync(includeResults: false);
+    }
+
+    Task<JobEventPage?> ISearchJobGrain.GetEventsAsync(string requester, long afterSeq) =>
+        Task.FromResult(Owns(requester)
+            ? new JobEventPage
+            {
+                Events = S.Events.Where(e => e.Seq > afterSeq).ToList(),
+                FirstRetainedSeq = S.Events.Count > 0 ? S.Events[0].Seq : S.NextSeq,
+                Status = S.Status,
+            }
+            : null);
+
+    async Task<JobDebug?> ISearchJobGrain.GetDebugAsync(string requester)
+    {
+        if (!Owns(requester))
+        {
+            return null;
+        }
+        var queries = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count).Select(async i =>
+            S.Queries[i].Version > 0 && await QueryGrain(i).GetDebugAsync() is { } debug
+                ? debug
+                : new QueryDebug { Index = i, Query = S.Queries[i].Query, Status = S.Queries[i].Status }));
+        return new JobDebug { JobId = JobId, Status = S.Status, Queries = queries };
+    }
+
+    Task ISearchJobGrain.ResumeAsync() => ResumeCoreAsync();
+
+    async Task ISearchJobGrain.ReportQueryAsync(QueryReport report)
+    {
+        if (Exists && Apply(report))
+        {
+            await AfterChangeAsync();
+        }
+    }
+
+    async Task IRemindable.ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (!Exists)
+        {
+            await UnregisterLifecycleAsync();
+            return;
+        }
+        if (!JobStates.IsTerminal(S.Status))
+        {
+            await ResumeCoreAsync();
+            return;
+        }
+        var expiresAt = (S.CompletedAt ?? S.UpdatedAt) + Retention;
+        if (time.GetUtcNow() >= expiresAt)
+        {
+            await DeleteAsync();
+        }
+    }
+
+    private TimeSpan Retention => TimeSpan.FromHours(Math.Max(0, jobOptions.CurrentValue.RetentionHours));
+
+    private bool Owns(string requester) => Exists && S.Spec!.Owner == requester;
+
+    private IQueryGrain QueryGrain(int index) => GrainFactory.GetGrain<IQueryGrain>($"{JobId}/{index}");
+
+    private QueryWork WorkFor(int index) => new()
+    {
+        JobId = JobId,
+        Index = index,
+        Query = S.Queries[index].Query,
+        Provider = S.Spec!.Provider,
+        Pages = S.Spec.Pages,
+        Owner = S.Spec.Owner,
+    };
+
+    private async Task ResumeCoreAsync()
+    {
+        if (!Exists)
+        {
+            await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
+            return;
+        }
+        if (JobStates.IsTerminal(S.Status))
+        {
+            await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
+            return;
+        }
+        _starting ??= StartQueriesAsync(resumed: true);
+        await _starting;
+    }
+
+    /// <summary>Starts (or, after a restart, resumes and reconciles) every unfinished query.</summary>
+    private async Task StartQueriesAsync(bool resumed = false)
+    {
+        try
+        {
+            var reports = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count)
+                .Where(i => !QueryStates.IsTerminal(S.Queries[i].Status))
+                .Select(async i =>
+                {
+                    try
+                    {
+                        return await QueryGrain(i).StartAsync(WorkFor(i));
+                    }
+                    catch (Exception ex)
+                    {
+                        logger.LogError(ex, "Job {JobId}: starting query {Index} failed; the lifecycle reminder retries", JobId, i);
+                        return null;
+                    }
+                }));
+            if (JobStates.IsTerminal(S.Status))
+            {
+                return;
+            }
+            foreach (var report in reports.OfType<QueryReport>())
+            {
+                Apply(report);
+            }
+            if (resumed)
+            {
+                Emit(JobEventTypes.Resumed, $"Resumed at {Progress():0.#}%");
+            }
+            await AfterChangeAsync();
+        }
+        finally
+        {
+            _starting = null;
+        }
+    }
+
+    /// <summary>Applies a query's report if it is newer than what the job has; returns whether anything changed.</summary>
+    private bool Apply(QueryReport report)
+    {
+        if (report.Index < 0 || report.Index >= S.Queries.Count)
+        {
+            return false;
+        }
+        var q = S.Queries[report.Index];
+        if (report.Version <= q.Version)
+        {
+            return false;
+        }
+        var live = !JobStates.IsTerminal(S.Status);
+        var wasStatus = q.Status;
+        var (oldSucceeded, oldFailed) = (q.PagesSucceeded, q.PagesFailed);
+
+        q.Version = report.Version;
+        q.Status = report.Status;
+        q.PageResultCounts = [.. report.PageResultCounts];
+        q.ResultCount = report.ResultCount;
+        q.Attempts = report.Attempts;
+        q.ApiCalls = report.ApiCalls;
+        q.Retries = report.Retries;
+        q.CacheHits = report.CacheHits;
+        q.CacheMisses = report.CacheMisses;
+        q.RateLimitWaitMs = report.RateLimitWaitMs;
+        q.Errors = report.Errors;
+        q.Error = report.Error;
+
+        if (live && wasStatus == QueryStates.Pending && report.Status != QueryStates.Pending)
+        {
+            Emit(JobEventTypes.QueryStarted, $"Query {report.Index + 1} started", report.Index);
+        }
+        // Masks grow page by page so each event carries the progress of that moment.
+        for (var page = 1; page <= S.Spec!.Pages; page++)
+        {
+            var bit = 1 << (page - 1);
+            if ((report.PagesSucceeded & bit) != 0 && (oldSucceeded & bit) == 0)
+            {
+                q.PagesSucceeded |= bit;
+                if (live)
+                {
+                    var count = page <= q.PageResultCounts.Count ? q.PageResultCounts[page - 1] : 0;
+                    Emit(JobEventTypes.PageCompleted, $"Query {report.Index + 1}, page {page}: {count} results", report.Index, page, count);
+                }
+            }
+            if ((report.PagesFailed & bit) != 0 && (oldFailed & bit) == 0)
+            {
+                q.PagesFailed |= bit;
+                if (live)
+                {
+                    Emit(JobEventTypes.PageFailed, $"Query {report.Index + 1}, page {page} failed", report.Index, page, error: report.Error);
+                }
+            }
+        }
+        if (live && !QueryStates.IsTerminal(wasStatus) && QueryStates.IsTerminal(report.Status))
+        {
+            if (report.Status == QueryStates.Completed)
+            {
+                Emit(JobEventTypes.QueryCompleted, $"Query {report.Index + 1} completed: {q.ResultCount} results", report.Index);
+            }
+            else if (report.Status == QueryStates.Failed)
+            {
+                Emit(JobEventTypes.QueryFailed, $"Query {report.Index + 1} failed: {q.Error}", report.Index, error: q.Error);
+            }
+        }
+        return true;
+    }
+
+    private async Task AfterChangeAsync()
+    {
+        S.UpdatedAt = time.GetUtcNow();
+        if (!JobStates.IsTerminal(S.Status) && S.Queries.All(q => QueryStates.IsTerminal(q.Status)))
+        {
+            Finish();
+            await EndAsync();
+            return;
+        }
+        if (_unpersisted >= MaxUnpersistedEvents)
+        {
+            await WriteNowAsync();
+        }
+        else if (_unpersisted > 0)
+        {
+            _flushTimer ??= this.RegisterGrainTimer(static (self, _) => self.FlushAsync(), this,
+                new GrainTimerCreationOptions(FlushDelay, Timeout.InfiniteTimeSpan));
+        }
+        await PublishAsync();
+    }
+
+    private void Finish()
+    {
+        var results = S.Queries.Sum(q => q.ResultCount);
+        var failed = S.Queries.Where(q => q.Status == QueryStates.Failed).ToList();
+        S.CompletedAt = time.GetUtcNow();
+        // A job fails only when nothing could be done.
+        if (failed.Count == S.Queries.Count && S.Queries.All(q => q.PagesSucceeded == 0))
+        {
+            S.Status = JobStates.Failed;
+            S.Error = failed.Count == 1 ? failed[0].Error : $"All {failed.Count} queries failed; first error: {failed[0].Error}";
+            S.Message = "Failed";
+            Emit(JobEventTypes.Failed, S.Error, error: S.Error);
+            return;
+        }
+        S.Status = JobStates.Completed;
+        S.Message = failed.Count == 0
+            ? $"Completed: {results} results"
+            : $"Completed: {results} results; {failed.Count} of {S.Queries.Count} queries failed";
+        Emit(JobEventTypes.Completed, S.Message);
+    }
+
+    /// <summary>After a terminal state: persist, publish, leave the active set, and schedule deletion.</summary>
+    private async Task EndAsync()
+    {
+        S.UpdatedAt = time.GetUtcNow();
+        await WriteNowAsync();
+        await PublishAsync();
+        try
+        {
+            await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
+            await IndexAsync();
+            var retention = Retention;
+            await this.RegisterOrUpdateReminder(LifecycleReminder, retention > TimeSpan.Zero ? retention : TimeSpan.FromSeconds(1),
+                retention > jobOptions.CurrentValue.ResumeReminderPeriod ? retention : jobOptions.CurrentValue.ResumeReminderPeriod);
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Job {JobId}: bookkeeping after the end failed; the reminder retries", JobId);
+        }
+    }
+
+    private async Task DeleteAsync()
+    {
+        logger.LogInformation("Job {JobId}: retention passed; deleting", JobId);
+        await Task.WhenAll(Enumerable.Range(0, S.Queries.Count).Select(i => QueryGrain(i).DeleteAsync()));
+        await GrainFactory.GetGrain<IUserJobsGrain>(S.Spec!.Owner).RemoveAsync(JobId);
+        await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
+        await UnregisterLifecycleAsync();
+        await _writes.ClearAsync();
+        state.State = new SearchJobState();
+        DeactivateOnIdle();
+    }
+
+    private async Task UnregisterLifecycleAsync()
+    {
+        if (await this.GetReminder(LifecycleReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+    }
+
+    private Task RegisterAsync() => Task.WhenAll(
+        GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).AddAsync(JobId),
+        IndexAsync());
+
+    private Task IndexAsync() => GrainFactory.GetGrain<IUserJobsGrain>(S.Spec!.Owner).UpsertAsync(new JobSummary
+    {
+        JobId = JobId,
+        Status = S.Status,
+        CreatedAt = S.Spec.CreatedAt,
+        UpdatedAt = S.UpdatedAt,
+        Title = S.Spec.Queries[0].Length <= 200 ? S.Spec.Queries[0] : S.Spec.Queries[0][..200] + "…",
+        QueryCount = S.Spec.Queries.Count,
+    });
+
+    private async Task FlushAsync()
+    {
+        _flushTimer?.Dispose();
+        _flushTimer = null;
+        if (_unpersisted > 0)
+        {
+            await WriteNowAsync();
+        }
+    }
+
+    private async Task WriteNowAsync()
+    {
+        _unpersisted = 0;
+        _flushTimer?.Dispose();
+        _flushTimer = null;
+        await _writes.WriteAsync();
+    }
+
+    private void Emit(string type, string? message, int? queryIndex = null, int? page = null, int? resultCount = null, string? error = null)
+    {
+        var e = new JobEvent
+        {
+            Seq = S.NextSeq++,
+            JobId = JobId,
+            Type = type,
+            Status = S.Status,
+            Progress = Progress(),
+            Message = message,
+            Stats = Stats(),
+            Timestamp = time.GetUtcNow(),
+            QueryIndex = queryIndex,
+            Query = queryIndex is { } i ? S.Queries[i].Query : null,
+            Page = page,
+            ResultCount = resultCount,
+            Error = error,
+        };
+        S.Events.Add(e);
+        var excess = S.Events.Count - Math.Max(10, jobOptions.CurrentValue.EventTailLength);
+        if (excess > 0)
+        {
+            S.Events.RemoveRange(0, excess);
+        }
+        _outbox.Enqueue(e);
+        _unpersisted++;
+    }
+
+    /// <summary>Publishes queued events in order; the stream is best effort, the tail is the record.</summary>
+    private async Task PublishAsync()
+    {
+        await _publishGate.WaitAsync();
+        try
+        {
+            while (_outbox.TryDequeue(out var e))
+            {
+                try
+                {
+                    await _stream!.OnNextAsync(e);
+                }
+                catch (Exception ex)
+                {
+                    logger.LogWarning(ex, "Job {JobId}: publishing event {Seq} failed; subscribers catch up from the tail", JobId, e.Seq);
+                }
+            }
+        }
+        finally
+        {
+            _publishGate.Release();
+        }
+    }
+
+    /// <summary>Share of planned page units done; 100 only once completed.</summary>
+    private double Progress()
+    {
+        if (S.Status == JobStates.Completed)
+        {
+            return 100;
+        }
+        var planned = S.Queries.Count * (S.Spec?.Pages ?? 1);
+        if (planned == 0)
+        {
+            return 0;
+        }
+        var done = S.Queries.Sum(q => PageMask.Count(q.PagesSucceeded | q.PagesFailed));
+        return Math.Min(99.9, Math.Floor(1000.0 * done / planned) / 10);
+    }
+
+    private JobStats Stats()
+    {
+        var apiCalls = S.Queries.Sum(q => q.ApiCalls);
+        var hits = S.Queries.Sum(q => q.CacheHits);
+        var misses = S.Queries.Sum(q => q.CacheMisses);
+        var errors = S.Queries.Sum(q => q.Errors);
+        return new JobStats
+        {
+            ApiCalls = apiCalls,
+            CacheHits = hits,
+            CacheMisses = misses,
+            CacheHitRate = hits + misses == 0 ? 0 : Math.Round((double)hits / (hits + misses), 4),
+            TotalResults = S.Queries.Sum(q => q.ResultCount),
+            Errors = errors,
+            ErrorRate = apiCalls == 0 ? 0 : Math.Round((double)errors / apiCalls, 4),
+            Retries = S.Queries.Sum(q => q.Retries),
+            RateLimitWaitMs = S.Queries.Sum(q => q.RateLimitWaitMs),
+        };
+    }
+
+    private async Task<JobStatus> BuildStatusAsync(bool includeResults)
+    {
+        var spec = S.Spec!;
+        IReadOnlyList<SearchResult> results = [];
+        if (includeResults)
+        {
+            var perQuery = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count)
+                .Select(i => S.Queries[i].Version > 0 ? QueryGrain(i).GetResultsAsync() : Task.FromResult<IReadOnlyList<SearchResult>>([])));
+            results = perQuery.SelectMany(r => r).ToList();
+        }
+        return new JobStatus
+        {
+            JobId = JobId,
+            Status = S.Status,
+            Progress = Progress(),
+            Message = S.Message,
+            CreatedAt = spec.CreatedAt,
+            UpdatedAt = S.UpdatedAt,
+            CompletedAt = S.CompletedAt,
+            Provider = spec.Provider,
+            Pages = spec.Pages,
+            Queries = S.Queries.Select(q => new QueryStatus
+            {
+                Query = q.Query,
+                Status = q.Status,
+                PagesDone = PageMask.Count(q.PagesSucceeded),
+                PagesTotal = spec.Pages,
+                ResultCount = q.ResultCount,
+                Attempts = q.Attempts,
+                Error = q.Error,
+            }).ToList(),
+            Stats = Stats(),
+            Results = results,
+            Error = S.Error,
+            LastSeq = S.NextSeq - 1,
+        };
+    }
+}

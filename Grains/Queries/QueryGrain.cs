@@ -1,0 +1,282 @@
+using System.Diagnostics;
+using Orleans.Search.Providers;
+using Orleans.Search.Storage;
+
+namespace Orleans.Search.Queries;
+
+/// <summary>
+/// Runs its pages concurrently, each through both limiters and the provider's resilience pipeline.
+/// A page is checkpointed (results and all) before it is reported; reports go to the job one at a time,
+/// newest state first, so the job never sees them out of order.
+/// </summary>
+public sealed class QueryGrain(
+    [PersistentState("query", SearchStorage.Name)] IPersistentState<QueryState> state,
+    SearchProviderCatalog providers,
+    ProviderResilience resilience,
+    ProviderPermits permits,
+    TimeProvider time,
+    ILogger<QueryGrain> logger) : Grain, IQueryGrain
+{
+    private const int AttemptLogLength = 100;
+    private readonly StateWriteGate<QueryState> _writes = new(state);
+    private CancellationTokenSource? _run;
+    private Task? _runTask;
+    private Task? _reporter;
+    private bool _reportPending;
+    private IGrainTimer? _keepAlive;
+
+    private QueryState S => state.State;
+
+    async Task<QueryReport> IQueryGrain.StartAsync(QueryWork work)
+    {
+        if (S.Work is null)
+        {
+            S.Work = work;
+            S.Status = QueryStates.Running;
+            S.Version++;
+            await _writes.WriteAsync();
+        }
+        if (!QueryStates.IsTerminal(S.Status) && _runTask is null)
+        {
+            _run = new CancellationTokenSource();
+            _runTask = RunAsync(_run.Token);
+        }
+        return BuildReport();
+    }
+
+    async Task<QueryReport> IQueryGrain.CancelAsync(QueryWork work)
+    {
+        // A query cancelled before it started keeps a tombstone, so a late StartAsync cannot start it.
+        S.Work ??= work;
+        if (!QueryStates.IsTerminal(S.Status))
+        {
+            // Cancel first: from here on no provider call can start, and in-flight ones are aborted.
+            _run?.Cancel();
+            S.Status = QueryStates.Cancelled;
+            S.Version++;
+            await _writes.WriteAsync();
+        }
+        return BuildReport();
+    }
+
+    Task<IReadOnlyList<SearchResult>> IQueryGrain.GetResultsAsync()
+    {
+        if (S.Work is not { } work)
+        {
+            return Task.FromResult<IReadOnlyList<SearchResult>>([]);
+        }
+        IReadOnlyList<SearchResult> results = S.Pages.OrderBy(p => p.Key)
+            .SelectMany(p => p.Value.Select((hit, i) => new SearchResult
+            {
+                Url = hit.Url,
+                Title = hit.Title,
+                Snippet = hit.Snippet,
+                Query = work.Query,
+                Page = p.Key,
+                Rank = i + 1,
+                Provider = work.Provider,
+            }))
+            .ToList();
+        return Task.FromResult(results);
+    }
+
+    Task<QueryDebug?> IQueryGrain.GetDebugAsync() => Task.FromResult(S.Work is { } work
+        ? new QueryDebug { Index = work.Index, Query = work.Query, Status = S.Status, Attempts = S.AttemptLog.ToList(), Error = S.Error }
+        : null);
+
+    async Task IQueryGrain.DeleteAsync()
+    {
+        _run?.Cancel();
+        await _writes.ClearAsync();
+        DeactivateOnIdle();
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _run?.Cancel();
+        if (_runTask is { } run)
+        {
+            await run.WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Current);
+        }
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        // Keep the activation alive while it works, however long the limiters make it wait.
+        _keepAlive = this.RegisterGrainTimer(_ => Task.CompletedTask, new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true });
+        try
+        {
+            var work = S.Work!;
+            var pending = Enumerable.Range(1, work.Pages).Where(p => !PageMask.IsSet(S.PagesSucceeded | S.PagesFailed, p)).ToList();
+            await Task.WhenAll(pending.Select(page => RunPageAsync(work, page, cancellationToken)));
+            if (cancellationToken.IsCancellationRequested || QueryStates.IsTerminal(S.Status))
+            {
+                return;
+            }
+            S.Status = S.PagesFailed == 0 ? QueryStates.Completed : QueryStates.Failed;
+            S.Version++;
+            await _writes.WriteAsync();
+            RequestReport();
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogError(ex, "Query {Key} stopped unexpectedly; it resumes when its job resumes", this.GetPrimaryKeyString());
+        }
+        finally
+        {
+            _keepAlive?.Dispose();
+            _runTask = null;
+        }
+    }
+
+    private async Task RunPageAsync(QueryWork work, int page, CancellationToken cancellationToken)
+    {
+        var options = providers.GetOptions(work.Provider);
+        var leaseDuration = TimeSpan.FromSeconds(options.TimeoutSeconds + 10);
+        var attempt = 0;
+        AttemptRecord? last = null;
+        try
+        {
+            var result = await resilience.ExecuteAsync(work.Provider, async attemptToken =>
+            {
+                attempt++;
+                using var lease = await permits.AcquireAsync(work.Owner, work.Provider, this.GetPrimaryKeyString(), work.JobId, leaseDuration, attemptToken);
+                attemptToken.ThrowIfCancellationRequested();
+                S.Attempts++;
+                S.ApiCalls++;
+                S.RateLimitWaitMs += lease.WaitMs;
+                var startedAt = time.GetUtcNow();
+                var watch = Stopwatch.StartNew();
+                try
+                {
+                    var providerPage = await providers.Get(work.Provider).SearchAsync(new ProviderQuery(work.Query, page, options.PageSize), attemptToken);
+                    last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = providerPage.StatusCode, LimiterWaitMs = lease.WaitMs });
+                    return providerPage;
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    var code = ex is ProviderException pe ? pe.StatusCode : null;
+                    var message = ex is OperationCanceledException ? $"attempt timed out after {options.TimeoutSeconds:0.#} s" : ex.Message;
+                    last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = code, Error = message, LimiterWaitMs = lease.WaitMs });
+                    throw;
+                }
+            },
+            delay =>
+            {
+                S.Retries++;
+                if (last is not null)
+                {
+                    ReplaceLast(last, last with { RetryDelayMs = (long)delay.TotalMilliseconds });
+                }
+            },
+            cancellationToken);
+
+            S.Pages[page] = result.Hits.Select(h => new StoredHit(h.Url, h.Title, h.Snippet)).ToList();
+            S.PagesSucceeded |= PageMask.Bit(page);
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception ex)
+        {
+            S.PagesFailed |= PageMask.Bit(page);
+            S.Errors++;
+            S.Error = ex switch
+            {
+                ProviderException pe => $"page {page}: {pe.Message}",
+                Polly.Timeout.TimeoutRejectedException => $"page {page}: timed out after {options.TimeoutSeconds:0.#} s ({attempt} attempts)",
+                _ => $"page {page}: {ex.Message}",
+            };
+            logger.LogWarning("Query {Key} page {Page} failed after {Attempts} attempts: {Error}", this.GetPrimaryKeyString(), page, attempt, S.Error);
+        }
+        // Durable before reported: a crash after this line never refetches the page.
+        S.Version++;
+        await _writes.WriteAsync();
+        RequestReport();
+    }
+
+    private AttemptRecord Log(AttemptRecord record)
+    {
+        S.AttemptLog.Add(record);
+        if (S.AttemptLog.Count > AttemptLogLength)
+        {
+            S.AttemptLog.RemoveAt(0);
+        }
+        return record;
+    }
+
+    private void ReplaceLast(AttemptRecord old, AttemptRecord updated)
+    {
+        var index = S.AttemptLog.LastIndexOf(old);
+        if (index >= 0)
+        {
+            S.AttemptLog[index] = updated;
+        }
+    }
+
+    private void RequestReport()
+    {
+        _reportPending = true;
+        _reporter ??= ReportLoopAsync();
+    }
+
+    /// <summary>Sends the newest summary until nothing new is left; reports coalesce while one is in flight.</summary>
+    private async Task ReportLoopAsync()
+    {
+        try
+        {
+            var job = GrainFactory.GetGrain<ISearchJobGrain>(S.Work!.JobId);
+            while (_reportPending)
+            {
+                _reportPending = false;
+                var report = BuildReport();
+                for (var attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        await job.ReportQueryAsync(report);
+                        break;
+                    }
+                    catch (Exception ex) when (attempt < 5)
+                    {
+                        logger.LogWarning(ex, "Query {Key}: report to job failed (attempt {Attempt}); retrying", this.GetPrimaryKeyString(), attempt);
+                        await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), time);
+                    }
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            // The job reconciles from this grain when it resumes.
+            logger.LogError(ex, "Query {Key}: could not report to its job", this.GetPrimaryKeyString());
+        }
+        finally
+        {
+            _reporter = null;
+        }
+    }
+
+    private QueryReport BuildReport()
+    {
+        var work = S.Work;
+        return new QueryReport
+        {
+            Index = work?.Index ?? -1,
+            Version = S.Version,
+            Status = S.Status,
+            PagesSucceeded = S.PagesSucceeded,
+            PagesFailed = S.PagesFailed,
+            PageResultCounts = work is null ? [] : Enumerable.Range(1, work.Pages).Select(p => S.Pages.TryGetValue(p, out var hits) ? hits.Count : 0).ToList(),
+            ResultCount = S.Pages.Values.Sum(p => p.Count),
+            Attempts = S.Attempts,
+            ApiCalls = S.ApiCalls,
+            Retries = S.Retries,
+            CacheHits = S.CacheHits,
+            CacheMisses = S.CacheMisses,
+            RateLimitWaitMs = S.RateLimitWaitMs,
+            Errors = S.Errors,
+            Error = S.Error,
+        };
+    }
+}

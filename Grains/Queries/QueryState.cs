@@ -1,0 +1,40 @@
+namespace Orleans.Search.Queries;
+
+/// <summary>A query's stored state: its own row, holding its pages' results (the job's row stays small).</summary>
+public sealed class QueryState
+{
+    public QueryWork? Work { get; set; }
+
+    public string Status { get; set; } = QueryStates.Pending;
+
+    public long Version { get; set; }
+
+    /// <summary>Checkpointed pages by page number; a page here is never fetched again.</summary>
+    public Dictionary<int, List<StoredHit>> Pages { get; set; } = [];
+
+    public int PagesSucceeded { get; set; }
+
+    public int PagesFailed { get; set; }
+
+    public int Attempts { get; set; }
+
+    public int ApiCalls { get; set; }
+
+    public int Retries { get; set; }
+
+    public int CacheHits { get; set; }
+
+    public int CacheMisses { get; set; }
+
+    public int Errors { get; set; }
+
+    public long RateLimitWaitMs { get; set; }
+
+    public string? Error { get; set; }
+
+    /// <summary>The most recent attempts, for /debug.</summary>
+    public List<AttemptRecord> AttemptLog { get; set; } = [];
+}
+
+/// <summary>One stored hit.</summary>
+public sealed record StoredHit(string Url, string Title, string Snippet);

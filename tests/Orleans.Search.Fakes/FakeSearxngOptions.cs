@@ -1,0 +1,157 @@
+namespace Orleans.Search.Fakes;
+
+/// <summary>
+/// Behaviour knobs for <see cref="FakeSearxng"/>. The server reads them on every request, so a test may
+/// change them while requests are running; each knob is read and written atomically.
+/// </summary>
+public sealed class FakeSearxngOptions
+{
+    private long _latencyTicks;
+    private Func<string, bool>? _failQueries;
+    private int _failFirstAttempts;
+    private double _ratePerSecond;
+    private int _burst = 1;
+    private volatile bool _sendRetryAfter = true;
+    private int _resultsPerPage = 10;
+    private int _maxPages = 10;
+    private volatile bool _includeNumberOfResults = true;
+    private TaskCompletionSource? _gate;
+    private int _arrivalLogLimit = 100_000;
+
+    /// <summary>The clock for the quota, the latency delay and arrival timestamps. Set it only before start.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>The delay before a search answers. The delay stops when the client aborts the request.</summary>
+    public TimeSpan Latency
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _latencyTicks));
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.Zero);
+            Interlocked.Exchange(ref _latencyTicks, value.Ticks);
+        }
+    }
+
+    /// <summary>Queries for which the search always fails with 500 <c>{"error":"search error"}</c>. Null means none.</summary>
+    public Func<string, bool>? FailQueries
+    {
+        get => Volatile.Read(ref _failQueries);
+        set => Volatile.Write(ref _failQueries, value);
+    }
+
+    /// <summary>
+    /// The first N searches for each (q, pageno) answer 503, and later ones succeed. Only requests that reach
+    /// the search stage count, so requests refused earlier with 429, 403 or 400 do not use up the failures.
+    /// </summary>
+    public int FailFirstAttempts
+    {
+        get => Volatile.Read(ref _failFirstAttempts);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Volatile.Write(ref _failFirstAttempts, value);
+        }
+    }
+
+    /// <summary>The token-bucket refill rate in requests per second. 0 means unlimited.</summary>
+    public double RatePerSecond
+    {
+        get => Volatile.Read(ref _ratePerSecond);
+        set
+        {
+            if (double.IsNaN(value) || value < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The rate must be 0 (unlimited) or positive.");
+            }
+
+            Volatile.Write(ref _ratePerSecond, value);
+        }
+    }
+
+    /// <summary>The token-bucket capacity: how many requests may arrive at once after an idle period.</summary>
+    public int Burst
+    {
+        get => Volatile.Read(ref _burst);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            Volatile.Write(ref _burst, value);
+        }
+    }
+
+    /// <summary>
+    /// Whether a 429 carries <c>Retry-After</c> (whole seconds). Real SearXNG sends none. The fake sends it by default so
+    /// that resilience code which honours the header can be tested. Turn it off to behave like the real server.
+    /// </summary>
+    public bool SendRetryAfter
+    {
+        get => _sendRetryAfter;
+        set => _sendRetryAfter = value;
+    }
+
+    /// <summary>Results per page, for pages 1..<see cref="MaxPages"/>.</summary>
+    public int ResultsPerPage
+    {
+        get => Volatile.Read(ref _resultsPerPage);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Volatile.Write(ref _resultsPerPage, value);
+        }
+    }
+
+    /// <summary>The last page that has results. Pages after it return an empty <c>results</c> list.</summary>
+    public int MaxPages
+    {
+        get => Volatile.Read(ref _maxPages);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Volatile.Write(ref _maxPages, value);
+        }
+    }
+
+    /// <summary>
+    /// Whether to emit <c>number_of_results</c> (always 0, as most instances send). Upstream removed the field
+    /// in 2026, so turn this off to check that a client tolerates its absence.
+    /// </summary>
+    public bool IncludeNumberOfResults
+    {
+        get => _includeNumberOfResults;
+        set => _includeNumberOfResults = value;
+    }
+
+    /// <summary>
+    /// The most arrivals the log keeps. The oldest entries are dropped first, so that a long benchmark does not grow
+    /// memory without bound. 0 turns the log off. Counters are not affected.
+    /// </summary>
+    public int ArrivalLogLimit
+    {
+        get => Volatile.Read(ref _arrivalLogLimit);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Volatile.Write(ref _arrivalLogLimit, value);
+        }
+    }
+
+    /// <summary>
+    /// When set, searches that passed validation wait for this task before the latency starts (they count as in flight).
+    /// Prefer <see cref="CloseGate"/> and <see cref="OpenGate"/>.
+    /// </summary>
+    public TaskCompletionSource? Gate
+    {
+        get => Volatile.Read(ref _gate);
+        set => Volatile.Write(ref _gate, value);
+    }
+
+    /// <summary>Holds searches in flight until <see cref="OpenGate"/> is called. Returns the gate, which stays closed if it already was.</summary>
+    public TaskCompletionSource CloseGate()
+    {
+        var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return Interlocked.CompareExchange(ref _gate, fresh, null) ?? fresh;
+    }
+
+    /// <summary>Releases every held search and lets later ones through.</summary>
+    public void OpenGate() => Interlocked.Exchange(ref _gate, null)?.TrySetResult();
+}
