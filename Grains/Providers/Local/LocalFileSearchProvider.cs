@@ -293,13 +293,14 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
             return index;
         }
 
-        while (index > limit && !char.IsWhiteSpace(text[index - 1]))
+        var end = index;
+        while (end > limit && !char.IsWhiteSpace(text[end - 1]))
         {
-            index--;
+            end--;
         }
 
-        // A single word longer than the window: cut it rather than return nothing.
-        return index > limit ? index : Math.Max(index, Math.Min(text.Length, limit + 1));
+        // No space between the limit and the window's end (a long URL, say): cut mid-word rather than lose the text.
+        return end > limit ? end : index;
     }
 
     private async Task<IndexState> BuildIndexOnceAsync(CancellationToken cancellationToken)

@@ -1,0 +1,96 @@
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Orleans.Search.Gateway.Api;
+using Orleans.Search.Gateway.Auth;
+using Orleans.Search.Gateway.Events;
+using Orleans.Search.Gateway.Health;
+using Orleans.Search.Silo.Hosting;
+
+namespace Orleans.Search.Gateway.Extensions;
+
+public static class GatewayExtensions
+{
+    /// <summary><c>Cluster:Mode=embedded</c>: a silo in this process (default). <c>client</c>: connect to a cluster of silos.</summary>
+    public static WebApplicationBuilder AddSearchCluster(this WebApplicationBuilder builder)
+    {
+        var configuration = builder.Configuration;
+        var cluster = ClusterSettings.From(configuration);
+        if (cluster.Mode == "embedded")
+        {
+            builder.UseOrleans(silo => silo.UseSearchClustering(configuration).AddSearchSilo(configuration));
+        }
+        else
+        {
+            builder.UseOrleansClient(client =>
+            {
+                if (cluster.IsAdoNetMembership)
+                {
+                    client.UseAdoNetClustering(o =>
+                    {
+                        o.Invariant = cluster.Invariant;
+                        o.ConnectionString = cluster.ConnectionString(configuration);
+                    });
+                }
+                else
+                {
+                    client.UseLocalhostClustering(cluster.GatewayPort, cluster.ServiceId, cluster.ClusterId);
+                }
+                client.Configure<Orleans.Configuration.ClusterOptions>(o =>
+                {
+                    o.ClusterId = cluster.ClusterId;
+                    o.ServiceId = cluster.ServiceId;
+                });
+                client.AddMemoryStreams(SearchStreams.ProviderName);
+            });
+        }
+        return builder;
+    }
+
+    /// <summary>The HTTP API's services: auth, problem details, JSON, OpenAPI, health checks, validation and the event feed.</summary>
+    public static WebApplicationBuilder AddSearchApi(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+        });
+        services.AddOptions<ApiKeyOptions>().Bind(builder.Configuration.GetSection(ApiKeyOptions.Section));
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorization();
+        services.AddOpenApi();
+
+        services.AddOptions<SearchOptions>().Bind(builder.Configuration.GetSection(SearchOptions.Section))
+            .PostConfigure(o =>
+            {
+                if (o.Providers.Count == 0)
+                {
+                    o.Providers["local"] = new Providers.SearchProviderOptions { Kind = "local" };
+                }
+            });
+        services.AddOptions<UserLimitOptions>().Bind(builder.Configuration.GetSection(UserLimitOptions.Section));
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<JobRequests>();
+        services.AddSingleton<JobEventFeed>();
+
+        services.AddHealthChecks()
+            .AddCheck<ClusterHealthCheck>("cluster", tags: ["ready"])
+            .AddCheck<StorageHealthCheck>("storage", tags: ["ready"]);
+        return builder;
+    }
+
+    public static WebApplication MapSearchApi(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapOpenApi();
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        app.MapSearchJobEndpoints();
+        return app;
+    }
+}

@@ -1,0 +1,71 @@
+using System.Net;
+using Orleans.Configuration;
+using Orleans.Search.Hosting;
+using Orleans.Search.Jobs;
+using Orleans.Search.Storage;
+
+namespace Orleans.Search.Silo.Hosting;
+
+public static class SearchSiloBuilderExtensions
+{
+    /// <summary>
+    /// Everything a search silo needs except clustering: durable grain storage and reminders on the configured
+    /// database (schema applied at start), the progress stream, System.Text.Json state, the grain services,
+    /// and the startup task that resumes unfinished jobs.
+    /// </summary>
+    public static ISiloBuilder AddSearchSilo(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var cluster = ClusterSettings.From(configuration);
+        var connectionString = cluster.ConnectionString(configuration);
+
+        silo.Services.AddSingleton(new StorageSchemaMigration.Target(cluster.IsPostgres, connectionString));
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StorageSchemaMigration>();
+
+        silo.UseSystemTextJsonGrainStorageSerializer();
+        silo.AddAdoNetGrainStorage(SearchStorage.Name, o =>
+        {
+            o.Invariant = cluster.Invariant;
+            o.ConnectionString = connectionString;
+        });
+        silo.UseAdoNetReminderService(o =>
+        {
+            o.Invariant = cluster.Invariant;
+            o.ConnectionString = connectionString;
+        });
+        var resumePeriod = configuration.GetSection(JobOptions.Section).Get<JobOptions>()?.ResumeReminderPeriod ?? TimeSpan.FromMinutes(1);
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = resumePeriod < o.MinimumReminderPeriod ? resumePeriod : o.MinimumReminderPeriod);
+
+        silo.AddMemoryStreams(SearchStreams.ProviderName);
+        silo.AddMemoryGrainStorage(SearchStorage.PubSub);
+
+        silo.Services.AddSearchGrainServices(configuration);
+        silo.AddStartupTask<ResumeActiveJobs>();
+        return silo;
+    }
+
+    /// <summary>Clustering, identity and endpoints from the <c>Cluster</c> section.</summary>
+    public static ISiloBuilder UseSearchClustering(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var cluster = ClusterSettings.From(configuration);
+        if (cluster.IsAdoNetMembership)
+        {
+            var connectionString = cluster.ConnectionString(configuration);
+            silo.UseAdoNetClustering(o =>
+            {
+                o.Invariant = cluster.Invariant;
+                o.ConnectionString = connectionString;
+            });
+            silo.ConfigureEndpoints(IPAddress.Loopback, cluster.SiloPort, cluster.GatewayPort);
+        }
+        else
+        {
+            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
+        }
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = cluster.ClusterId;
+            o.ServiceId = cluster.ServiceId;
+        });
+        return silo;
+    }
+}

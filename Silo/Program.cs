@@ -1,0 +1,23 @@
+using Orleans.Search.Silo.Hosting;
+using Orleans.Search.Silo.Storage;
+
+var builder = WebApplication.CreateBuilder(args);
+
+if (args.Contains("migrate"))
+{
+    // `dotnet Orleans.Search.Silo.dll migrate`: apply the storage schema and exit.
+    var cluster = ClusterSettings.From(builder.Configuration);
+    var connectionString = cluster.ConnectionString(builder.Configuration);
+    await (cluster.IsPostgres ? OrleansSchema.ApplyPostgresAsync(connectionString) : OrleansSchema.ApplySqliteAsync(connectionString));
+    Console.WriteLine($"Schema applied ({cluster.Storage}).");
+    return;
+}
+
+builder.UseOrleans(silo => silo
+    .UseSearchClustering(builder.Configuration)
+    .AddSearchSilo(builder.Configuration));
+builder.Services.AddHealthChecks();
+
+var app = builder.Build();
+app.MapHealthChecks("/healthz");
+app.Run();
