@@ -1,0 +1,2 @@
+global using Orleans.Search.Jobs;
+global using Orleans.Search.Tests.Infrastructure;

@@ -1,0 +1,64 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Orleans.Search.Gateway.Extensions;
+
+namespace Orleans.Search.Tests.Infrastructure;
+
+/// <summary>
+/// The real gateway (embedded silo, SQLite file, Kestrel on a loopback port) built in this process with
+/// the same extension methods as Program.cs, so tests talk to it over real HTTP.
+/// </summary>
+public sealed class GatewayHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly TempDatabase? _database;
+
+    private GatewayHost(WebApplication app, TempDatabase? database, Uri baseAddress)
+    {
+        _app = app;
+        _database = database;
+        BaseAddress = baseAddress;
+        Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(2) };
+    }
+
+    public Uri BaseAddress { get; }
+
+    public HttpClient Http { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Starts a gateway; <paramref name="settings"/> override the test defaults (fresh database, free ports).</summary>
+    public static async Task<GatewayHost> StartAsync(IDictionary<string, string?>? settings = null)
+    {
+        var database = new TempDatabase();
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = database.Folder, EnvironmentName = "Testing" });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["ConnectionStrings:Orleans"] = database.ConnectionString,
+            ["Cluster:SiloPort"] = Loopback.FreePort().ToString(),
+            ["Cluster:GatewayPort"] = Loopback.FreePort().ToString(),
+            ["Cluster:ClusterId"] = $"test-{Guid.NewGuid():N}",
+        });
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.AddSearchCluster();
+        builder.AddSearchApi();
+        var app = builder.Build();
+        app.MapSearchApi();
+        await app.StartAsync();
+        return new GatewayHost(app, database, new Uri(app.Urls.First()));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _database?.Dispose();
+    }
+}

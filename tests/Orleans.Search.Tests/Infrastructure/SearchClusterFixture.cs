@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Configuration;
+using Orleans.Search.Fakes;
+using Orleans.Search.Silo.Hosting;
+using Orleans.TestingHost;
+
+namespace Orleans.Search.Tests.Infrastructure;
+
+/// <summary>
+/// A two-silo Orleans test cluster on a real SQLite file, with a loopback fake SearXNG configured as
+/// provider <c>web</c> (the default) and provider <c>flaky</c> for failure tests.
+/// </summary>
+public sealed class SearchClusterFixture : IAsyncLifetime
+{
+    private readonly TempDatabase _database = new();
+    private InProcessTestCluster? _cluster;
+
+    public FakeSearxng Searxng { get; private set; } = null!;
+
+    public InProcessTestCluster Cluster => _cluster!;
+
+    public IClusterClient Client => Cluster.Client;
+
+    public async Task InitializeAsync()
+    {
+        Searxng = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(20) });
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Orleans"] = _database.ConnectionString,
+            ["Search:DefaultProvider"] = "web",
+            ["Search:Providers:web:Kind"] = "searxng",
+            ["Search:Providers:web:BaseUrl"] = Searxng.BaseUrl.ToString(),
+            ["Search:Providers:web:PermitsPerMinute"] = "60000",
+            ["Search:Providers:web:Burst"] = "100",
+            ["Search:Providers:web:MaxConcurrency"] = "20",
+            ["Search:Providers:web:MaxAttempts"] = "3",
+            ["Search:Providers:web:RetryBaseDelayMs"] = "20",
+            ["Search:Providers:web:TimeoutSeconds"] = "10",
+            ["Search:Providers:serial:Kind"] = "searxng",
+            ["Search:Providers:serial:BaseUrl"] = Searxng.BaseUrl.ToString(),
+            ["Search:Providers:serial:MaxConcurrency"] = "1",
+            ["Search:Providers:serial:PermitsPerMinute"] = "60000",
+            ["Search:Providers:serial:Burst"] = "100",
+            ["Limits:User:PermitsPerMinute"] = "60000",
+            ["Limits:User:Burst"] = "100",
+            ["Limits:User:MaxConcurrency"] = "50",
+        };
+        var builder = new InProcessTestClusterBuilder(2);
+        builder.ConfigureSiloHost((_, host) => host.Configuration.AddInMemoryCollection(settings));
+        builder.ConfigureSilo((_, silo) => silo.AddSearchSilo(silo.Configuration));
+        builder.ConfigureClient(client => client.AddMemoryStreams(SearchStreams.ProviderName));
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.StopAllSilosAsync();
+            await _cluster.DisposeAsync();
+        }
+        await Searxng.DisposeAsync();
+        _database.Dispose();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class SearchClusterCollection : ICollectionFixture<SearchClusterFixture>
+{
+    public const string Name = "search cluster";
+}
