@@ -17,7 +17,7 @@ public interface IRateLimiterGrain : IGrainWithStringKey
     [Alias("Acquire")]
     Task<PermitGrant> AcquireAsync(PermitRequest request, CancellationToken cancellationToken = default);
 
-    /// <summary>Returns a lease's concurrency slot.</summary>
+    /// <summary>Returns a lease's concurrency slot, or withdraws a request still queued.</summary>
     [Alias("Release"), OneWay]
     Task ReleaseAsync(Guid leaseId);
 
@@ -35,6 +35,12 @@ public sealed record PermitRequest
 
     /// <summary>How long the caller may hold the lease before it is reclaimed.</summary>
     [Id(2)] public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Chosen by the caller, so it can release the permit even when it gave up waiting before the answer came
+    /// (a release for a queued request withdraws it).
+    /// </summary>
+    [Id(3)] public required Guid LeaseId { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("Orleans.Search.PermitGrant")]

@@ -9,7 +9,7 @@ public sealed class ProviderPermits(IGrainFactory grains, TimeProvider time)
     public async Task<PermitLease> AcquireAsync(string owner, string provider, string holder, string? jobId, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
-        var request = new PermitRequest { Holder = holder, JobId = jobId, LeaseDuration = leaseDuration };
+        var request = new PermitRequest { Holder = holder, JobId = jobId, LeaseDuration = leaseDuration, LeaseId = Guid.NewGuid() };
         var user = grains.GetGrain<IRateLimiterGrain>(LimiterKeys.User(owner));
         var providerLimiter = grains.GetGrain<IRateLimiterGrain>(LimiterKeys.Provider(provider));
 
@@ -21,7 +21,7 @@ public sealed class ProviderPermits(IGrainFactory grains, TimeProvider time)
         }
         catch
         {
-            _ = user.ReleaseAsync(userGrant.LeaseId);
+            _ = user.ReleaseAsync(request.LeaseId);
             throw;
         }
 
@@ -47,14 +47,23 @@ public sealed class ProviderPermits(IGrainFactory grains, TimeProvider time)
 
     private static async Task<PermitGrant> AcquireOneAsync(IRateLimiterGrain limiter, PermitRequest request, CancellationToken cancellationToken)
     {
-        while (true)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var grant = await limiter.AcquireAsync(request, cancellationToken);
-            if (grant.Granted)
+            while (true)
             {
-                return grant;
+                cancellationToken.ThrowIfCancellationRequested();
+                var grant = await limiter.AcquireAsync(request, cancellationToken);
+                if (grant.Granted)
+                {
+                    return grant;
+                }
             }
+        }
+        catch (OperationCanceledException)
+        {
+            // Withdraw the request even if the cancellation never reached the limiter: it may be queued, or just granted.
+            _ = limiter.ReleaseAsync(request.LeaseId);
+            throw;
         }
     }
 }

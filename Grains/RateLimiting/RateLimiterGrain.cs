@@ -56,7 +56,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
             {
                 throw;
             }
-            return new PermitGrant { Granted = false };
+            return new PermitGrant { Granted = false, LeaseId = request.LeaseId };
         }
     }
 
@@ -65,6 +65,18 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
         if (_leases.Remove(leaseId))
         {
             Dispatch(time.GetUtcNow());
+        }
+        else
+        {
+            for (var node = _queue.First; node is not null; node = node.Next)
+            {
+                if (node.Value.Request.LeaseId == leaseId)
+                {
+                    _queue.Remove(node);
+                    node.Value.Completion.TrySetCanceled();
+                    break;
+                }
+            }
         }
         return Task.CompletedTask;
     }
@@ -93,11 +105,10 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
     {
         var settings = Settings;
         var notBefore = _bucket.Reserve(now, settings.PermitsPerMinute, settings.Burst);
-        var id = Guid.NewGuid();
-        _leases[id] = new Lease(request.Holder, notBefore + request.LeaseDuration);
+        _leases[request.LeaseId] = new Lease(request.Holder, notBefore + request.LeaseDuration);
         _granted++;
         EnsureSweeper();
-        return new PermitGrant { Granted = true, LeaseId = id, NotBefore = notBefore };
+        return new PermitGrant { Granted = true, LeaseId = request.LeaseId, NotBefore = notBefore };
     }
 
     private void Dispatch(DateTimeOffset now)

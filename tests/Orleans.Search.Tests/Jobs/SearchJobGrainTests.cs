@@ -81,7 +81,9 @@ public sealed class SearchJobGrainTests(SearchClusterFixture fixture)
         var gate = Searxng.Options.CloseGate();
         try
         {
-            await Searxng.WaitForInFlightAsync(1, TimeSpan.FromSeconds(30));
+            // A request that arrives after the gate closed is surely held in flight.
+            var beforeHold = Searxng.TotalRequests;
+            await Searxng.WaitForRequestsAsync(beforeHold + 1, TimeSpan.FromSeconds(30));
             var abortedBefore = Searxng.AbortedRequests;
 
             var cancelled = await job.CancelAsync("tester");

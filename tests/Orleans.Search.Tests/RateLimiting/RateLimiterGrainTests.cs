@@ -1,0 +1,44 @@
+using Orleans.Search.RateLimiting;
+
+namespace Orleans.Search.Tests.RateLimiting;
+
+[Collection(SearchClusterCollection.Name)]
+public sealed class RateLimiterGrainTests(SearchClusterFixture fixture)
+{
+    private IRateLimiterGrain Limiter(string provider) => fixture.Client.GetGrain<IRateLimiterGrain>(LimiterKeys.Provider(provider));
+
+    private static PermitRequest Request(string holder, TimeSpan? lease = null) =>
+        new() { Holder = holder, LeaseId = Guid.NewGuid(), LeaseDuration = lease ?? TimeSpan.FromMinutes(1) };
+
+    [Fact]
+    public async Task A_cancelled_waiter_leaves_the_queue_and_never_holds_a_slot()
+    {
+        var limiter = Limiter("serial");
+        var held = await limiter.AcquireAsync(Request("holder"));
+        Assert.True(held.Granted);
+        using var cts = new CancellationTokenSource();
+        var waiting = limiter.AcquireAsync(Request("waiter"), cts.Token);
+        await Eventually.ReturnsAsync(() => limiter.GetSnapshotAsync(), s => s.Queued == 1, "the waiter to queue");
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        await Eventually.ReturnsAsync(() => limiter.GetSnapshotAsync(), s => s.Queued == 0, "the waiter to leave the queue", TimeSpan.FromSeconds(5));
+
+        await limiter.ReleaseAsync(held.LeaseId);
+        var snapshot = await Eventually.ReturnsAsync(() => limiter.GetSnapshotAsync(), s => s.InFlight == 0, "the slot to come back", TimeSpan.FromSeconds(5));
+        Assert.Equal(0, snapshot.Queued);
+    }
+
+    [Fact]
+    public async Task A_permit_held_by_a_caller_that_died_comes_back_after_its_lease()
+    {
+        var limiter = Limiter("serial");
+        // The holder takes a slot with a short lease and never releases it.
+        var dead = await limiter.AcquireAsync(Request("dead-caller", TimeSpan.FromSeconds(1)));
+        Assert.True(dead.Granted);
+        var next = await limiter.AcquireAsync(Request("next"));
+        Assert.True(next.Granted, "the next caller gets the slot once the dead caller's lease expired");
+        var snapshot = await limiter.GetSnapshotAsync();
+        Assert.True(snapshot.LeasesExpired >= 1);
+        await limiter.ReleaseAsync(next.LeaseId);
+    }
+}
