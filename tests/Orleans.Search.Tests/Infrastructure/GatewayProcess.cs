@@ -120,3 +120,9 @@ public sealed class GatewayProcess : IAsyncDisposable
         }
     }
 }
+
+public static class GatewayProcessExtensions
+{
+    /// <summary>A fresh client for the process's address.</summary>
+    public static HttpClient Http(this GatewayProcess gateway) => new() { BaseAddress = gateway.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+}
