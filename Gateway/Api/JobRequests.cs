@@ -78,7 +78,8 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, TimeProvi
         var queries = spec.Query is { } q ? [q] : spec.Queries!.ToList();
         var provider = spec.Provider ?? search.CurrentValue.DefaultProvider;
         var pages = spec.Pages ?? 1;
-        var fingerprint = Hash(JsonSerializer.Serialize(new { queries, provider = provider.ToLowerInvariant(), pages }));
+        var cache = spec.Cache ?? true;
+        var fingerprint = Hash(JsonSerializer.Serialize(new { queries, provider = provider.ToLowerInvariant(), pages, cache }));
         var jobId = idempotencyKey is null
             ? Guid.CreateVersion7().ToString("N")
             : Hash($"{owner}\u001f{idempotencyKey}")[..32];
@@ -91,6 +92,7 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, TimeProvi
             Pages = pages,
             Fingerprint = fingerprint,
             CreatedAt = time.GetUtcNow(),
+            UseCache = cache,
         };
 
         string providers(string name) => search.CurrentValue.Providers.Keys.FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) ?? name;

@@ -18,6 +18,9 @@ public sealed record JobSpec
 
     /// <summary>For <c>POST /api/search</c> only: how long to wait for the finished job (0–300 s, default 30).</summary>
     [Id(4)] public int? WaitSeconds { get; init; }
+
+    /// <summary>Use the shared result cache (default true); false always calls the provider.</summary>
+    [Id(5)] public bool? Cache { get; init; }
 }
 
 /// <summary>A validated, normalized job as the job grain stores it.</summary>
@@ -39,4 +42,6 @@ public sealed record JobSubmission
     [Id(5)] public required string Fingerprint { get; init; }
 
     [Id(6)] public required DateTimeOffset CreatedAt { get; init; }
+
+    [Id(7)] public bool UseCache { get; init; } = true;
 }

@@ -40,6 +40,7 @@ public sealed record QueryWork
     [Id(3)] public required string Provider { get; init; }
     [Id(4)] public required int Pages { get; init; }
     [Id(5)] public required string Owner { get; init; }
+    [Id(6)] public bool UseCache { get; init; } = true;
 }
 
 /// <summary>

@@ -17,9 +17,16 @@ public interface IRateLimiterGrain : IGrainWithStringKey
     [Alias("Acquire")]
     Task<PermitGrant> AcquireAsync(PermitRequest request, CancellationToken cancellationToken = default);
 
-    /// <summary>Returns a lease's concurrency slot, or withdraws a request still queued.</summary>
+    /// <summary>
+    /// Returns a lease's concurrency slot, or withdraws a request still queued. A provider's 429 reported here
+    /// pauses the limiter for the whole cluster until the provider's Retry-After has passed.
+    /// </summary>
     [Alias("Release"), OneWay]
-    Task ReleaseAsync(Guid leaseId);
+    Task ReleaseAsync(Guid leaseId, PermitOutcome? outcome = null);
+
+    /// <summary>A silo's circuit breaker for this provider changed state.</summary>
+    [Alias("ReportCircuit"), OneWay]
+    Task ReportCircuitAsync(CircuitReport report);
 
     /// <summary>Live numbers and settings.</summary>
     [Alias("Snapshot"), ReadOnly]
@@ -31,7 +38,12 @@ public sealed record PermitRequest
 {
     /// <summary>Who holds the lease (for diagnostics), e.g. the query grain key.</summary>
     [Id(0)] public required string Holder { get; init; }
+
+    /// <summary>The job, for fairness across a user's jobs.</summary>
     [Id(1)] public string? JobId { get; init; }
+
+    /// <summary>The user, for fairness across users.</summary>
+    [Id(4)] public string? User { get; init; }
 
     /// <summary>How long the caller may hold the lease before it is reclaimed.</summary>
     [Id(2)] public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromMinutes(1);
@@ -65,6 +77,37 @@ public sealed record LimiterSnapshot
     [Id(6)] public int MaxConcurrency { get; init; }
     [Id(7)] public long Granted { get; init; }
     [Id(8)] public long LeasesExpired { get; init; }
+
+    /// <summary>429s reported by callers.</summary>
+    [Id(9)] public long Throttled { get; init; }
+
+    /// <summary>No permit is granted before this (a provider's Retry-After).</summary>
+    [Id(10)] public DateTimeOffset? PausedUntil { get; init; }
+
+    /// <summary><c>closed</c>, <c>open</c> or <c>half-open</c>: open if any silo's breaker is open.</summary>
+    [Id(11)] public string Circuit { get; init; } = "closed";
+    [Id(12)] public IReadOnlyList<CircuitReport> Circuits { get; init; } = [];
+}
+
+/// <summary>What a provider call came to, as far as the limiter cares.</summary>
+[GenerateSerializer, Immutable, Alias("Orleans.Search.PermitOutcome")]
+public sealed record PermitOutcome
+{
+    [Id(0)] public int? StatusCode { get; init; }
+    [Id(1)] public TimeSpan? RetryAfter { get; init; }
+}
+
+/// <summary>The state of one silo's circuit breaker for a provider.</summary>
+[GenerateSerializer, Immutable, Alias("Orleans.Search.CircuitReport")]
+public sealed record CircuitReport
+{
+    [Id(0)] public required string Silo { get; init; }
+    [Id(1)] public required string State { get; init; }
+    [Id(2)] public DateTimeOffset Since { get; init; }
+
+    /// <summary>When an open breaker lets a trial call through.</summary>
+    [Id(3)] public DateTimeOffset? OpenUntil { get; init; }
+    [Id(4)] public string? LastError { get; init; }
 }
 
 /// <summary>Limiter keys.</summary>

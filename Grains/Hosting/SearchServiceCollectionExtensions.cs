@@ -23,6 +23,7 @@ public static class SearchServiceCollectionExtensions
             });
         services.AddOptions<UserLimitOptions>().Bind(configuration.GetSection(UserLimitOptions.Section));
         services.AddOptions<JobOptions>().Bind(configuration.GetSection(JobOptions.Section));
+        services.AddOptions<Caching.CacheOptions>().Bind(configuration.GetSection(Caching.CacheOptions.Section));
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddHttpClient(SearxngProviderFactory.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan);

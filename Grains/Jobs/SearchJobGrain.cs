@@ -199,6 +199,7 @@ public sealed class SearchJobGrain(
         Provider = S.Spec!.Provider,
         Pages = S.Spec.Pages,
         Owner = S.Spec.Owner,
+        UseCache = S.Spec.UseCache,
     };
 
     private async Task ResumeCoreAsync()

@@ -1,18 +1,23 @@
 using System.Collections.Concurrent;
 using Polly;
+using Polly.CircuitBreaker;
 using Polly.Retry;
 using Polly.Timeout;
 
 namespace Orleans.Search.Providers;
 
 /// <summary>
-/// One Polly pipeline per provider: retries with exponential backoff and jitter on transient failures
-/// (408, 429, 5xx, no response, attempt timeout), honouring the provider's Retry-After; a timeout per attempt.
+/// One Polly pipeline per provider and silo: retries with exponential backoff and jitter on transient failures
+/// (408, 429, 5xx, no response, attempt timeout) honouring the provider's Retry-After; a circuit breaker that
+/// fails fast while the provider is broken (429s do not count: they mean "slow down", which the limiter handles);
+/// and a timeout per attempt. Breaker changes are reported to the provider's limiter grain, so
+/// <c>/api/rate-limits</c> shows them for the whole cluster.
 /// </summary>
-public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, TimeProvider time)
+public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, IGrainFactory grains, TimeProvider time, ILogger<ProviderResilience> logger)
 {
     private static readonly ResiliencePropertyKey<Action<TimeSpan>> RetryObserver = new("orleans-search.retry-observer");
     private readonly ConcurrentDictionary<string, (SearchProviderOptions Options, ResiliencePipeline Pipeline)> _pipelines = new(StringComparer.OrdinalIgnoreCase);
+    private readonly string _silo = $"{Environment.MachineName}/{Guid.NewGuid().ToString("N")[..8]}";
 
     /// <summary>
     /// Runs <paramref name="attempt"/> under the provider's pipeline. <paramref name="onRetry"/> hears each backoff delay.
@@ -33,16 +38,21 @@ public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, T
         }
     }
 
+    /// <summary>A clear message for a call refused by an open circuit.</summary>
+    public static string Describe(BrokenCircuitException ex, string provider) =>
+        $"provider '{provider}' is failing, so its circuit breaker is open: calls are refused" +
+        (ex.RetryAfter is { } wait ? $" for another {wait.TotalSeconds:0.#} s" : "") + ".";
+
     private ResiliencePipeline PipelineFor(string provider)
     {
         var current = options.CurrentValue.Providers.TryGetValue(provider, out var o) ? o : new SearchProviderOptions();
         var entry = _pipelines.AddOrUpdate(provider,
-            _ => (current, Build(current)),
-            (_, existing) => ReferenceEquals(existing.Options, current) ? existing : (current, Build(current)));
+            name => (current, Build(name, current)),
+            (name, existing) => ReferenceEquals(existing.Options, current) ? existing : (current, Build(name, current)));
         return entry.Pipeline;
     }
 
-    private ResiliencePipeline Build(SearchProviderOptions o)
+    private ResiliencePipeline Build(string provider, SearchProviderOptions o)
     {
         var builder = new ResiliencePipelineBuilder { TimeProvider = time };
         if (o.MaxAttempts > 1)
@@ -69,7 +79,38 @@ public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, T
                 },
             });
         }
+        var limiter = grains.GetGrain<RateLimiting.IRateLimiterGrain>(RateLimiting.LimiterKeys.Provider(provider));
+        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
+        {
+            FailureRatio = Math.Clamp(o.BreakerFailureRatio, 0.01, 1),
+            MinimumThroughput = Math.Max(2, o.BreakerMinimumThroughput),
+            SamplingDuration = TimeSpan.FromSeconds(Math.Max(0.5, o.BreakerSamplingSeconds)),
+            BreakDuration = TimeSpan.FromSeconds(Math.Max(0.5, o.BreakerBreakSeconds)),
+            ShouldHandle = new PredicateBuilder()
+                .Handle<ProviderException>(ex => ex.StatusCode is null or 408 or >= 500)
+                .Handle<TimeoutRejectedException>(),
+            OnOpened = args =>
+            {
+                logger.LogWarning("Provider {Provider}: circuit opened for {Duration}", provider, args.BreakDuration);
+                Report(limiter, "open", time.GetUtcNow() + args.BreakDuration, args.Outcome.Exception?.Message);
+                return default;
+            },
+            OnHalfOpened = _ =>
+            {
+                Report(limiter, "half-open", null, null);
+                return default;
+            },
+            OnClosed = _ =>
+            {
+                logger.LogInformation("Provider {Provider}: circuit closed", provider);
+                Report(limiter, "closed", null, null);
+                return default;
+            },
+        });
         builder.AddTimeout(TimeSpan.FromSeconds(o.TimeoutSeconds > 0 ? o.TimeoutSeconds : 20));
         return builder.Build();
     }
+
+    private void Report(RateLimiting.IRateLimiterGrain limiter, string state, DateTimeOffset? openUntil, string? error) =>
+        _ = limiter.ReportCircuitAsync(new RateLimiting.CircuitReport { Silo = _silo, State = state, Since = time.GetUtcNow(), OpenUntil = openUntil, LastError = error });
 }

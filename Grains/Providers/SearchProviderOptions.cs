@@ -28,4 +28,15 @@ public sealed class SearchProviderOptions
 
     /// <summary>Base of the exponential backoff between attempts.</summary>
     public int RetryBaseDelayMs { get; set; } = 250;
+
+    /// <summary>Circuit breaker: share of failed calls (5xx, timeouts, no response) that opens it…</summary>
+    public double BreakerFailureRatio { get; set; } = 0.5;
+
+    /// <summary>…once at least this many calls were seen in the sampling window…</summary>
+    public int BreakerMinimumThroughput { get; set; } = 10;
+
+    public double BreakerSamplingSeconds { get; set; } = 30;
+
+    /// <summary>…and for how long it stays open before a trial call.</summary>
+    public double BreakerBreakSeconds { get; set; } = 15;
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Orleans.Search.Caching;
 using Orleans.Search.Providers;
 using Orleans.Search.Storage;
 
@@ -132,65 +133,108 @@ public sealed class QueryGrain(
     private async Task RunPageAsync(QueryWork work, int page, CancellationToken cancellationToken)
     {
         var options = providers.GetOptions(work.Provider);
-        var leaseDuration = TimeSpan.FromSeconds(options.TimeoutSeconds + 10);
         var attempt = 0;
-        AttemptRecord? last = null;
+        IResultCacheGrain? cache = null;
+        var fetcherId = Guid.NewGuid();
         try
         {
-            var result = await resilience.ExecuteAsync(work.Provider, async attemptToken =>
+            if (work.UseCache)
             {
-                attempt++;
-                using var lease = await permits.AcquireAsync(work.Owner, work.Provider, this.GetPrimaryKeyString(), work.JobId, leaseDuration, attemptToken);
-                attemptToken.ThrowIfCancellationRequested();
-                S.Attempts++;
-                S.ApiCalls++;
-                S.RateLimitWaitMs += lease.WaitMs;
-                var startedAt = time.GetUtcNow();
-                var watch = Stopwatch.StartNew();
-                try
+                cache = GrainFactory.GetGrain<IResultCacheGrain>(CacheKeys.For(work.Provider, work.Query, page));
+                var lookup = await cache.LookupAsync(fetcherId, cancellationToken);
+                if (lookup.Hits is { } cached)
                 {
-                    var providerPage = await providers.Get(work.Provider).SearchAsync(new ProviderQuery(work.Query, page, options.PageSize), attemptToken);
-                    last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = providerPage.StatusCode, LimiterWaitMs = lease.WaitMs });
-                    return providerPage;
+                    S.CacheHits++;
+                    Log(new AttemptRecord { Page = page, Attempt = 0, StartedAt = time.GetUtcNow(), StatusCode = 200, CacheHit = true });
+                    await CheckpointAsync(page, cached.Select(h => new StoredHit(h.Url, h.Title, h.Snippet)).ToList());
+                    return;
                 }
-                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-                {
-                    var code = ex is ProviderException pe ? pe.StatusCode : null;
-                    var message = ex is OperationCanceledException ? $"attempt timed out after {options.TimeoutSeconds:0.#} s" : ex.Message;
-                    last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = code, Error = message, LimiterWaitMs = lease.WaitMs });
-                    throw;
-                }
-            },
-            delay =>
-            {
-                S.Retries++;
-                if (last is not null)
-                {
-                    ReplaceLast(last, last with { RetryDelayMs = (long)delay.TotalMilliseconds });
-                }
-            },
-            cancellationToken);
+                S.CacheMisses++;
+            }
 
-            S.Pages[page] = result.Hits.Select(h => new StoredHit(h.Url, h.Title, h.Snippet)).ToList();
-            S.PagesSucceeded |= PageMask.Bit(page);
+            var result = await FetchAsync(work, page, options, () => ++attempt, cancellationToken);
+            var hits = result.Hits.Select(h => new StoredHit(h.Url, h.Title, h.Snippet)).ToList();
+            _ = cache?.CompleteAsync(fetcherId, hits.Select(h => new CachedHit(h.Url, h.Title, h.Snippet)).ToList());
+            await CheckpointAsync(page, hits);
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
-            return;
+            _ = cache?.AbandonAsync(fetcherId);
         }
         catch (Exception ex)
         {
+            _ = cache?.AbandonAsync(fetcherId);
             S.PagesFailed |= PageMask.Bit(page);
             S.Errors++;
             S.Error = ex switch
             {
                 ProviderException pe => $"page {page}: {pe.Message}",
                 Polly.Timeout.TimeoutRejectedException => $"page {page}: timed out after {options.TimeoutSeconds:0.#} s ({attempt} attempts)",
+                Polly.CircuitBreaker.BrokenCircuitException broken => $"page {page}: {ProviderResilience.Describe(broken, work.Provider)}",
                 _ => $"page {page}: {ex.Message}",
             };
+            if (ex is Polly.CircuitBreaker.BrokenCircuitException)
+            {
+                Log(new AttemptRecord { Page = page, Attempt = attempt + 1, StartedAt = time.GetUtcNow(), Error = S.Error });
+            }
             logger.LogWarning("Query {Key} page {Page} failed after {Attempts} attempts: {Error}", this.GetPrimaryKeyString(), page, attempt, S.Error);
+            await SaveAndReportAsync();
         }
-        // Durable before reported: a crash after this line never refetches the page.
+    }
+
+    /// <summary>One page through the provider's resilience pipeline; every attempt takes both permits first.</summary>
+    private Task<ProviderPage> FetchAsync(QueryWork work, int page, SearchProviderOptions options, Func<int> nextAttempt, CancellationToken cancellationToken)
+    {
+        var leaseDuration = TimeSpan.FromSeconds(options.TimeoutSeconds + 10);
+        AttemptRecord? last = null;
+        return resilience.ExecuteAsync(work.Provider, async attemptToken =>
+        {
+            var attempt = nextAttempt();
+            using var lease = await permits.AcquireAsync(work.Owner, work.Provider, this.GetPrimaryKeyString(), work.JobId, leaseDuration, attemptToken);
+            attemptToken.ThrowIfCancellationRequested();
+            S.Attempts++;
+            S.ApiCalls++;
+            S.RateLimitWaitMs += lease.WaitMs;
+            var startedAt = time.GetUtcNow();
+            var watch = Stopwatch.StartNew();
+            try
+            {
+                var providerPage = await providers.Get(work.Provider).SearchAsync(new ProviderQuery(work.Query, page, options.PageSize), attemptToken);
+                last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = providerPage.StatusCode, LimiterWaitMs = lease.WaitMs });
+                return providerPage;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (ex is ProviderException { StatusCode: 429 } throttled)
+                {
+                    lease.Report(new PermitOutcome { StatusCode = 429, RetryAfter = throttled.RetryAfter });
+                }
+                var message = ex is OperationCanceledException ? $"attempt timed out after {options.TimeoutSeconds:0.#} s" : ex.Message;
+                last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = (ex as ProviderException)?.StatusCode, Error = message, LimiterWaitMs = lease.WaitMs });
+                throw;
+            }
+        },
+        delay =>
+        {
+            S.Retries++;
+            if (last is not null)
+            {
+                ReplaceLast(last, last with { RetryDelayMs = (long)delay.TotalMilliseconds });
+            }
+        },
+        cancellationToken);
+    }
+
+    /// <summary>Durable before reported: a crash after this never refetches the page.</summary>
+    private Task CheckpointAsync(int page, List<StoredHit> hits)
+    {
+        S.Pages[page] = hits;
+        S.PagesSucceeded |= PageMask.Bit(page);
+        return SaveAndReportAsync();
+    }
+
+    private async Task SaveAndReportAsync()
+    {
         S.Version++;
         await _writes.WriteAsync();
         RequestReport();

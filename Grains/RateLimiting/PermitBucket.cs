@@ -1,28 +1,49 @@
 namespace Orleans.Search.RateLimiting;
 
 /// <summary>
-/// A token bucket that hands out reservations: taking a token may leave the bucket in debt, and the taker
-/// learns when its token is due. Callers that start no earlier than that never exceed
-/// <c>burst + rate·t</c> calls in any window of length t.
+/// A token bucket (rate per minute, capacity = burst) that only hands out tokens that exist now, so a caller
+/// granted a token may call at once and the provider sees at most <c>burst + rate·t</c> calls in any window t.
 /// </summary>
 public sealed class PermitBucket
 {
     private double _tokens = double.NaN;
     private DateTimeOffset _updated;
 
-    /// <summary>Takes one token; returns when it becomes valid (now, or later when the bucket is in debt).</summary>
-    public DateTimeOffset Reserve(DateTimeOffset now, double permitsPerMinute, int burst)
+    /// <summary>Takes a token if one is available now.</summary>
+    public bool TryTake(DateTimeOffset now, double permitsPerMinute, int burst)
+    {
+        if (permitsPerMinute <= 0)
+        {
+            return true;
+        }
+        Refill(now, permitsPerMinute, burst);
+        if (_tokens < 1)
+        {
+            return false;
+        }
+        _tokens -= 1;
+        return true;
+    }
+
+    /// <summary>When the next whole token will be there (now if one is).</summary>
+    public DateTimeOffset NextTokenAt(DateTimeOffset now, double permitsPerMinute, int burst)
     {
         if (permitsPerMinute <= 0)
         {
             return now;
         }
         Refill(now, permitsPerMinute, burst);
-        _tokens -= 1;
-        return _tokens >= 0 ? now : now + TimeSpan.FromSeconds(-_tokens / (permitsPerMinute / 60));
+        return _tokens >= 1 ? now : now + TimeSpan.FromSeconds((1 - _tokens) / (permitsPerMinute / 60));
     }
 
-    /// <summary>Tokens available now (negative while in debt).</summary>
+    /// <summary>Empties the bucket: after a provider's 429, start again from nothing.</summary>
+    public void Drain(DateTimeOffset now, double permitsPerMinute, int burst)
+    {
+        Refill(now, permitsPerMinute, burst);
+        _tokens = Math.Min(_tokens, 0);
+    }
+
+    /// <summary>Tokens available now.</summary>
     public double Available(DateTimeOffset now, double permitsPerMinute, int burst)
     {
         if (permitsPerMinute <= 0)

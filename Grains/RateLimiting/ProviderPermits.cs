@@ -2,60 +2,40 @@ namespace Orleans.Search.RateLimiting;
 
 /// <summary>
 /// The caller's side of the limiters: a provider call needs a permit from its user's limiter and from the
-/// provider's limiter. Waits for the reserved time locally, so the limiter grains are never blocked.
+/// provider's limiter. The request carries a lease id the caller chose, so it can always withdraw it.
 /// </summary>
 public sealed class ProviderPermits(IGrainFactory grains, TimeProvider time)
 {
     public async Task<PermitLease> AcquireAsync(string owner, string provider, string holder, string? jobId, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
-        var request = new PermitRequest { Holder = holder, JobId = jobId, LeaseDuration = leaseDuration, LeaseId = Guid.NewGuid() };
+        var request = new PermitRequest { Holder = holder, JobId = jobId, User = owner, LeaseDuration = leaseDuration, LeaseId = Guid.NewGuid() };
         var user = grains.GetGrain<IRateLimiterGrain>(LimiterKeys.User(owner));
         var providerLimiter = grains.GetGrain<IRateLimiterGrain>(LimiterKeys.Provider(provider));
 
-        var userGrant = await AcquireOneAsync(user, request, cancellationToken);
-        PermitGrant providerGrant;
+        await AcquireOneAsync(user, request, cancellationToken);
         try
         {
-            providerGrant = await AcquireOneAsync(providerLimiter, request, cancellationToken);
+            await AcquireOneAsync(providerLimiter, request, cancellationToken);
         }
         catch
         {
             _ = user.ReleaseAsync(request.LeaseId);
             throw;
         }
-
-        var lease = new PermitLease(user, userGrant.LeaseId, providerLimiter, providerGrant.LeaseId);
-        try
-        {
-            var notBefore = userGrant.NotBefore > providerGrant.NotBefore ? userGrant.NotBefore : providerGrant.NotBefore;
-            var wait = notBefore - time.GetUtcNow();
-            if (wait > TimeSpan.Zero)
-            {
-                await Task.Delay(wait, time, cancellationToken);
-            }
-            cancellationToken.ThrowIfCancellationRequested();
-        }
-        catch
-        {
-            lease.Dispose();
-            throw;
-        }
-        lease.WaitMs = (long)time.GetElapsedTime(started).TotalMilliseconds;
-        return lease;
+        return new PermitLease(user, providerLimiter, request.LeaseId, (long)time.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    private static async Task<PermitGrant> AcquireOneAsync(IRateLimiterGrain limiter, PermitRequest request, CancellationToken cancellationToken)
+    private static async Task AcquireOneAsync(IRateLimiterGrain limiter, PermitRequest request, CancellationToken cancellationToken)
     {
         try
         {
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var grant = await limiter.AcquireAsync(request, cancellationToken);
-                if (grant.Granted)
+                if ((await limiter.AcquireAsync(request, cancellationToken)).Granted)
                 {
-                    return grant;
+                    return;
                 }
             }
         }
@@ -69,20 +49,24 @@ public sealed class ProviderPermits(IGrainFactory grains, TimeProvider time)
 }
 
 /// <summary>Both permits of one provider call; disposing returns their concurrency slots.</summary>
-public sealed class PermitLease(IRateLimiterGrain user, Guid userLease, IRateLimiterGrain provider, Guid providerLease) : IDisposable
+public sealed class PermitLease(IRateLimiterGrain user, IRateLimiterGrain provider, Guid leaseId, long waitMs) : IDisposable
 {
+    private PermitOutcome? _outcome;
     private int _released;
 
     /// <summary>Time spent waiting for the permits.</summary>
-    public long WaitMs { get; internal set; }
+    public long WaitMs { get; } = waitMs;
+
+    /// <summary>Tells the provider's limiter how the call went (a 429 slows it down for the whole cluster).</summary>
+    public void Report(PermitOutcome outcome) => _outcome = outcome;
 
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _released, 1) == 0)
         {
             // One-way calls: releasing never waits on the limiters.
-            _ = user.ReleaseAsync(userLease);
-            _ = provider.ReleaseAsync(providerLease);
+            _ = user.ReleaseAsync(leaseId);
+            _ = provider.ReleaseAsync(leaseId, _outcome);
         }
     }
 }

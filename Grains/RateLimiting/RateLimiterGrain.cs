@@ -1,8 +1,10 @@
 namespace Orleans.Search.RateLimiting;
 
 /// <summary>
-/// In-memory by design: permits are not worth a storage write each, and after a crash the leases they
-/// stood for are gone anyway. Reentrant so waiters never block the grain; all mutation happens between awaits.
+/// In-memory by design: permits are not worth a storage write each, and after a crash the leases they stood
+/// for are gone anyway. Reentrant so waiters never block the grain; all mutation happens between awaits.
+/// A permit needs a free concurrency slot, a token that exists now, and no provider-imposed pause; otherwise the
+/// caller waits in a fair queue that a timer drains as tokens accrue and slots free up.
 /// </summary>
 [Reentrant]
 public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeProvider time, ILogger<RateLimiterGrain> logger)
@@ -11,12 +13,20 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
     /// <summary>A queued caller is answered "not yet, ask again" after this, well inside the call timeout.</summary>
     private static readonly TimeSpan MaxQueueWait = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long to pause on a 429 that came without Retry-After.</summary>
+    private static readonly TimeSpan DefaultThrottlePause = TimeSpan.FromSeconds(1);
+
     private readonly PermitBucket _bucket = new();
     private readonly Dictionary<Guid, Lease> _leases = [];
-    private readonly LinkedList<Waiter> _queue = new();
+    private readonly FairQueue<Waiter> _queue = new();
+    private readonly Dictionary<string, CircuitReport> _circuits = [];
+    private DateTimeOffset _pausedUntil;
     private IGrainTimer? _sweeper;
+    private IGrainTimer? _dispatcher;
+    private DateTimeOffset _dispatchAt = DateTimeOffset.MaxValue;
     private long _granted;
     private long _expired;
+    private long _throttled;
 
     private LimiterSettings Settings => settingsSource.For(this.GetPrimaryKeyString());
 
@@ -24,13 +34,14 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
     {
         var now = time.GetUtcNow();
         ExpireLeases(now);
-        if (_queue.Count == 0 && _leases.Count < Settings.MaxConcurrency)
+        if (_queue.Count == 0 && TryGrant(request, now) is { } immediate)
         {
-            return Grant(request, now);
+            return immediate;
         }
 
         var waiter = new Waiter(request);
-        var node = _queue.AddLast(waiter);
+        _queue.Enqueue(request.User ?? "", request.JobId ?? request.Holder, waiter);
+        Dispatch(now);
         EnsureSweeper();
         try
         {
@@ -38,19 +49,16 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
-            if (node.List is not null)
-            {
-                _queue.Remove(node);
-            }
-            // A slot may have been granted in the same instant the wait ended.
+            _queue.Remove(w => ReferenceEquals(w, waiter));
+            // A permit may have been granted in the same instant the wait ended.
             if (waiter.Completion.Task.IsCompletedSuccessfully)
             {
-                var grant = waiter.Completion.Task.Result;
                 if (ex is TimeoutException)
                 {
-                    return grant;
+                    return waiter.Completion.Task.Result;
                 }
-                _leases.Remove(grant.LeaseId);
+                _leases.Remove(request.LeaseId);
+                Dispatch(time.GetUtcNow());
             }
             if (ex is OperationCanceledException)
             {
@@ -60,24 +68,25 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
         }
     }
 
-    Task IRateLimiterGrain.ReleaseAsync(Guid leaseId)
+    Task IRateLimiterGrain.ReleaseAsync(Guid leaseId, PermitOutcome? outcome)
     {
-        if (_leases.Remove(leaseId))
+        var now = time.GetUtcNow();
+        if (outcome is { StatusCode: 429 })
         {
-            Dispatch(time.GetUtcNow());
+            Throttle(now, outcome.RetryAfter ?? DefaultThrottlePause);
         }
-        else
+        if (!_leases.Remove(leaseId))
         {
-            for (var node = _queue.First; node is not null; node = node.Next)
-            {
-                if (node.Value.Request.LeaseId == leaseId)
-                {
-                    _queue.Remove(node);
-                    node.Value.Completion.TrySetCanceled();
-                    break;
-                }
-            }
+            // A request withdrawn while still queued.
+            _queue.Remove(w => w.Request.LeaseId == leaseId && w.Completion.TrySetCanceled());
         }
+        Dispatch(now);
+        return Task.CompletedTask;
+    }
+
+    Task IRateLimiterGrain.ReportCircuitAsync(CircuitReport report)
+    {
+        _circuits[report.Silo] = report;
         return Task.CompletedTask;
     }
 
@@ -87,6 +96,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
         ExpireLeases(now);
         var settings = Settings;
         var available = _bucket.Available(now, settings.PermitsPerMinute, settings.Burst);
+        var circuits = _circuits.Values.OrderBy(c => c.Silo, StringComparer.Ordinal).ToList();
         return Task.FromResult(new LimiterSnapshot
         {
             Key = this.GetPrimaryKeyString(),
@@ -98,34 +108,86 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
             MaxConcurrency = settings.MaxConcurrency == int.MaxValue ? 0 : settings.MaxConcurrency,
             Granted = _granted,
             LeasesExpired = _expired,
+            Throttled = _throttled,
+            PausedUntil = _pausedUntil > now ? _pausedUntil : null,
+            Circuit = circuits.Any(c => c.State == "open") ? "open" : circuits.Any(c => c.State == "half-open") ? "half-open" : "closed",
+            Circuits = circuits,
         });
     }
 
-    private PermitGrant Grant(PermitRequest request, DateTimeOffset now)
+    private PermitGrant? TryGrant(PermitRequest request, DateTimeOffset now)
     {
         var settings = Settings;
-        var notBefore = _bucket.Reserve(now, settings.PermitsPerMinute, settings.Burst);
-        _leases[request.LeaseId] = new Lease(request.Holder, notBefore + request.LeaseDuration);
+        if (_leases.Count >= settings.MaxConcurrency || now < _pausedUntil || !_bucket.TryTake(now, settings.PermitsPerMinute, settings.Burst))
+        {
+            return null;
+        }
+        _leases[request.LeaseId] = new Lease(request.Holder, now + request.LeaseDuration);
         _granted++;
         EnsureSweeper();
-        return new PermitGrant { Granted = true, LeaseId = request.LeaseId, NotBefore = notBefore };
+        return new PermitGrant { Granted = true, LeaseId = request.LeaseId, NotBefore = now };
     }
 
+    /// <summary>Grants queued waiters in fair order while permits last; otherwise wakes up when the next token is due.</summary>
     private void Dispatch(DateTimeOffset now)
     {
-        var max = Settings.MaxConcurrency;
-        while (_queue.First is { } node && _leases.Count < max)
+        while (_queue.Count > 0)
         {
-            _queue.RemoveFirst();
-            if (node.Value.Completion.Task.IsCompleted)
+            var settings = Settings;
+            if (_leases.Count >= settings.MaxConcurrency)
+            {
+                return; // a release or an expiry dispatches again
+            }
+            var next = now < _pausedUntil ? _pausedUntil : _bucket.NextTokenAt(now, settings.PermitsPerMinute, settings.Burst);
+            if (next > now)
+            {
+                WakeAt(next);
+                return;
+            }
+            _queue.TryDequeue(out var waiter);
+            if (waiter.Completion.Task.IsCompleted)
             {
                 continue;
             }
-            var grant = Grant(node.Value.Request, now);
-            if (!node.Value.Completion.TrySetResult(grant))
+            var grant = TryGrant(waiter.Request, now)!;
+            if (!waiter.Completion.TrySetResult(grant))
             {
                 _leases.Remove(grant.LeaseId);
             }
+        }
+    }
+
+    private void WakeAt(DateTimeOffset at)
+    {
+        if (_dispatcher is not null && _dispatchAt <= at)
+        {
+            return;
+        }
+        _dispatcher?.Dispose();
+        _dispatchAt = at;
+        var due = at - time.GetUtcNow();
+        _dispatcher = this.RegisterGrainTimer(static (self, _) => self.OnWake(), this, new GrainTimerCreationOptions(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan) { Interleave = true });
+    }
+
+    private Task OnWake()
+    {
+        _dispatcher?.Dispose();
+        _dispatcher = null;
+        _dispatchAt = DateTimeOffset.MaxValue;
+        Dispatch(time.GetUtcNow());
+        return Task.CompletedTask;
+    }
+
+    private void Throttle(DateTimeOffset now, TimeSpan retryAfter)
+    {
+        _throttled++;
+        var until = now + retryAfter;
+        if (until > _pausedUntil)
+        {
+            _pausedUntil = until;
+            var settings = Settings;
+            _bucket.Drain(now, settings.PermitsPerMinute, settings.Burst);
+            logger.LogWarning("Limiter {Key}: provider answered 429; no calls until {Until:O}", this.GetPrimaryKeyString(), until);
         }
     }
 
@@ -155,10 +217,11 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
     /// <summary>While anything is held or queued, a timer reclaims expired leases even if no call arrives.</summary>
     private void EnsureSweeper()
     {
-        _sweeper ??= this.RegisterGrainTimer(Sweep, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { Interleave = true });
+        _sweeper ??= this.RegisterGrainTimer(static (self, _) => self.Sweep(), this,
+            new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { Interleave = true });
     }
 
-    private Task Sweep(CancellationToken cancellationToken)
+    private Task Sweep()
     {
         ExpireLeases(time.GetUtcNow());
         if (_leases.Count == 0 && _queue.Count == 0)

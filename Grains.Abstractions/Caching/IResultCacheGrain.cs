@@ -1,0 +1,41 @@
+namespace Orleans.Search.Caching;
+
+/// <summary>
+/// Results of one (provider, normalized query, page), shared by every job and user for <c>Search:Cache:Ttl</c>.
+/// Identical lookups while a fetch is in flight wait for it, so they cost one provider call in all.
+/// </summary>
+[Alias("Orleans.Search.IResultCacheGrain")]
+public interface IResultCacheGrain : IGrainWithStringKey
+{
+    /// <summary>A hit, or the answer "you fetch" (then call <see cref="CompleteAsync"/> or <see cref="AbandonAsync"/> with the same id).</summary>
+    [Alias("Lookup")]
+    Task<CacheLookup> LookupAsync(Guid fetcherId, CancellationToken cancellationToken = default);
+
+    [Alias("Complete"), OneWay]
+    Task CompleteAsync(Guid fetcherId, IReadOnlyList<CachedHit> hits);
+
+    [Alias("Abandon"), OneWay]
+    Task AbandonAsync(Guid fetcherId);
+}
+
+[GenerateSerializer, Immutable, Alias("Orleans.Search.CacheLookup")]
+public sealed record CacheLookup
+{
+    /// <summary>Results served from the cache (or from a fetch this lookup waited for).</summary>
+    [Id(0)] public IReadOnlyList<CachedHit>? Hits { get; init; }
+
+    public bool IsHit => Hits is not null;
+}
+
+[GenerateSerializer, Immutable, Alias("Orleans.Search.CachedHit")]
+public sealed record CachedHit(
+    [property: Id(0)] string Url,
+    [property: Id(1)] string Title,
+    [property: Id(2)] string Snippet);
+
+public static class CacheKeys
+{
+    /// <summary>Case and spacing do not make a query different.</summary>
+    public static string For(string provider, string query, int page) =>
+        $"{provider.ToLowerInvariant()}|{page}|{string.Join(' ', query.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).ToLowerInvariant()}";
+}

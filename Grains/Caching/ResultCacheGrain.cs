@@ -1,0 +1,75 @@
+using Orleans.Search.Caching;
+
+namespace Orleans.Search.Caching;
+
+/// <summary>The <c>Search:Cache</c> section.</summary>
+public sealed class CacheOptions
+{
+    public const string Section = "Search:Cache";
+
+    public TimeSpan Ttl { get; set; } = TimeSpan.FromHours(1);
+}
+
+/// <summary>
+/// In memory: a cache entry is cheap to lose. Reentrant so waiters never block; the activation lives as long
+/// as an entry may (collection age), and one fetch at a time is in flight (a dead fetcher's turn times out).
+/// </summary>
+[Reentrant, CollectionAgeLimit(Minutes = 65)]
+public sealed class ResultCacheGrain(IOptionsMonitor<CacheOptions> options, TimeProvider time) : Grain, IResultCacheGrain
+{
+    private static readonly TimeSpan FetchTimeout = TimeSpan.FromSeconds(60);
+    private IReadOnlyList<CachedHit>? _hits;
+    private DateTimeOffset _expiresAt;
+    private Fetch? _fetch;
+
+    async Task<CacheLookup> IResultCacheGrain.LookupAsync(Guid fetcherId, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var now = time.GetUtcNow();
+            if (_hits is not null && now < _expiresAt)
+            {
+                return new CacheLookup { Hits = _hits };
+            }
+            if (_fetch is null || _fetch.StartedAt + FetchTimeout < now)
+            {
+                _fetch?.Done.TrySetResult(null);
+                _fetch = new Fetch(fetcherId, now);
+                return new CacheLookup();
+            }
+            var fetched = await _fetch.Done.Task.WaitAsync(FetchTimeout, time, cancellationToken);
+            if (fetched is not null)
+            {
+                return new CacheLookup { Hits = fetched };
+            }
+            // The fetch was abandoned: someone else becomes the fetcher (maybe us).
+        }
+    }
+
+    Task IResultCacheGrain.CompleteAsync(Guid fetcherId, IReadOnlyList<CachedHit> hits)
+    {
+        _hits = hits;
+        _expiresAt = time.GetUtcNow() + options.CurrentValue.Ttl;
+        if (_fetch?.FetcherId == fetcherId)
+        {
+            _fetch.Done.TrySetResult(hits);
+            _fetch = null;
+        }
+        return Task.CompletedTask;
+    }
+
+    Task IResultCacheGrain.AbandonAsync(Guid fetcherId)
+    {
+        if (_fetch?.FetcherId == fetcherId)
+        {
+            _fetch.Done.TrySetResult(null);
+            _fetch = null;
+        }
+        return Task.CompletedTask;
+    }
+
+    private sealed record Fetch(Guid FetcherId, DateTimeOffset StartedAt)
+    {
+        public TaskCompletionSource<IReadOnlyList<CachedHit>?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
