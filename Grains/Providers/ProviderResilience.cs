@@ -16,21 +16,33 @@ namespace Orleans.Search.Providers;
 public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, IGrainFactory grains, TimeProvider time, ILogger<ProviderResilience> logger)
 {
     private static readonly ResiliencePropertyKey<Action<TimeSpan>> RetryObserver = new("orleans-search.retry-observer");
-    private readonly ConcurrentDictionary<string, (SearchProviderOptions Options, ResiliencePipeline Pipeline)> _pipelines = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, (SearchProviderOptions Options, Pipelines Pipelines)> _pipelines = new(StringComparer.OrdinalIgnoreCase);
     private readonly string _silo = $"{Environment.MachineName}/{Guid.NewGuid().ToString("N")[..8]}";
 
     /// <summary>
-    /// Runs <paramref name="attempt"/> under the provider's pipeline. <paramref name="onRetry"/> hears each backoff delay.
+    /// Runs <paramref name="attempt"/> with the provider's retries. <paramref name="onRetry"/> hears each backoff delay.
     /// Continuations stay on the caller's scheduler, so grain code can run inside <paramref name="attempt"/>.
     /// </summary>
-    public async Task<T> ExecuteAsync<T>(string provider, Func<CancellationToken, Task<T>> attempt, Action<TimeSpan> onRetry, CancellationToken cancellationToken)
+    public Task<T> RetryAsync<T>(string provider, Func<CancellationToken, Task<T>> attempt, Action<TimeSpan> onRetry, CancellationToken cancellationToken) =>
+        RunAsync(PipelinesFor(provider).Retry, attempt, onRetry, cancellationToken);
+
+    /// <summary>
+    /// One provider call through the provider's circuit breaker and attempt timeout. Called after the permits are
+    /// held, so calls queued in the limiters are refused as soon as the breaker opens.
+    /// </summary>
+    public Task<T> CallAsync<T>(string provider, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) =>
+        RunAsync(PipelinesFor(provider).Call, call, null, cancellationToken);
+
+    private static async Task<T> RunAsync<T>(ResiliencePipeline pipeline, Func<CancellationToken, Task<T>> callback, Action<TimeSpan>? onRetry, CancellationToken cancellationToken)
     {
-        var pipeline = PipelineFor(provider);
         var context = ResilienceContextPool.Shared.Get(continueOnCapturedContext: true, cancellationToken);
-        context.Properties.Set(RetryObserver, onRetry);
+        if (onRetry is not null)
+        {
+            context.Properties.Set(RetryObserver, onRetry);
+        }
         try
         {
-            return await pipeline.ExecuteAsync(static async (ctx, run) => await run(ctx.CancellationToken), context, attempt);
+            return await pipeline.ExecuteAsync(static async (ctx, run) => await run(ctx.CancellationToken), context, callback);
         }
         finally
         {
@@ -43,21 +55,21 @@ public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, I
         $"provider '{provider}' is failing, so its circuit breaker is open: calls are refused" +
         (ex.RetryAfter is { } wait ? $" for another {wait.TotalSeconds:0.#} s" : "") + ".";
 
-    private ResiliencePipeline PipelineFor(string provider)
+    private Pipelines PipelinesFor(string provider)
     {
         var current = options.CurrentValue.Providers.TryGetValue(provider, out var o) ? o : new SearchProviderOptions();
         var entry = _pipelines.AddOrUpdate(provider,
             name => (current, Build(name, current)),
             (name, existing) => ReferenceEquals(existing.Options, current) ? existing : (current, Build(name, current)));
-        return entry.Pipeline;
+        return entry.Pipelines;
     }
 
-    private ResiliencePipeline Build(string provider, SearchProviderOptions o)
+    private Pipelines Build(string provider, SearchProviderOptions o)
     {
-        var builder = new ResiliencePipelineBuilder { TimeProvider = time };
+        var retry = new ResiliencePipelineBuilder { TimeProvider = time };
         if (o.MaxAttempts > 1)
         {
-            builder.AddRetry(new RetryStrategyOptions
+            retry.AddRetry(new RetryStrategyOptions
             {
                 MaxRetryAttempts = o.MaxAttempts - 1,
                 BackoffType = DelayBackoffType.Exponential,
@@ -80,7 +92,8 @@ public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, I
             });
         }
         var limiter = grains.GetGrain<RateLimiting.IRateLimiterGrain>(RateLimiting.LimiterKeys.Provider(provider));
-        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
+        var call = new ResiliencePipelineBuilder { TimeProvider = time };
+        call.AddCircuitBreaker(new CircuitBreakerStrategyOptions
         {
             FailureRatio = Math.Clamp(o.BreakerFailureRatio, 0.01, 1),
             MinimumThroughput = Math.Max(2, o.BreakerMinimumThroughput),
@@ -107,9 +120,11 @@ public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, I
                 return default;
             },
         });
-        builder.AddTimeout(TimeSpan.FromSeconds(o.TimeoutSeconds > 0 ? o.TimeoutSeconds : 20));
-        return builder.Build();
+        call.AddTimeout(TimeSpan.FromSeconds(o.TimeoutSeconds > 0 ? o.TimeoutSeconds : 20));
+        return new Pipelines(retry.Build(), call.Build());
     }
+
+    private sealed record Pipelines(ResiliencePipeline Retry, ResiliencePipeline Call);
 
     private void Report(RateLimiting.IRateLimiterGrain limiter, string state, DateTimeOffset? openUntil, string? error) =>
         _ = limiter.ReportCircuitAsync(new RateLimiting.CircuitReport { Silo = _silo, State = state, Since = time.GetUtcNow(), OpenUntil = openUntil, LastError = error });

@@ -21,6 +21,9 @@ public sealed class SearchProviderOptions
 
     public int MaxConcurrency { get; set; } = 10;
 
+    /// <summary>How much the spacing of calls may shrink between our limiter and the provider; paid for from the burst.</summary>
+    public double JitterToleranceMs { get; set; } = 200;
+
     public double TimeoutSeconds { get; set; } = 20;
 
     /// <summary>Attempts per page, the first included.</summary>

@@ -187,7 +187,7 @@ public sealed class QueryGrain(
     {
         var leaseDuration = TimeSpan.FromSeconds(options.TimeoutSeconds + 10);
         AttemptRecord? last = null;
-        return resilience.ExecuteAsync(work.Provider, async attemptToken =>
+        return resilience.RetryAsync(work.Provider, async attemptToken =>
         {
             var attempt = nextAttempt();
             using var lease = await permits.AcquireAsync(work.Owner, work.Provider, this.GetPrimaryKeyString(), work.JobId, leaseDuration, attemptToken);
@@ -199,7 +199,8 @@ public sealed class QueryGrain(
             var watch = Stopwatch.StartNew();
             try
             {
-                var providerPage = await providers.Get(work.Provider).SearchAsync(new ProviderQuery(work.Query, page, options.PageSize), attemptToken);
+                var provider = providers.Get(work.Provider);
+                var providerPage = await resilience.CallAsync(work.Provider, callToken => provider.SearchAsync(new ProviderQuery(work.Query, page, options.PageSize), callToken), attemptToken);
                 last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = providerPage.StatusCode, LimiterWaitMs = lease.WaitMs });
                 return providerPage;
             }
@@ -209,7 +210,7 @@ public sealed class QueryGrain(
                 {
                     lease.Report(new PermitOutcome { StatusCode = 429, RetryAfter = throttled.RetryAfter });
                 }
-                var message = ex is OperationCanceledException ? $"attempt timed out after {options.TimeoutSeconds:0.#} s" : ex.Message;
+                var message = ex is Polly.Timeout.TimeoutRejectedException ? $"attempt timed out after {options.TimeoutSeconds:0.#} s" : ex.Message;
                 last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = (ex as ProviderException)?.StatusCode, Error = message, LimiterWaitMs = lease.WaitMs });
                 throw;
             }

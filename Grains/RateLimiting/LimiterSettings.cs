@@ -15,7 +15,7 @@ public sealed class LimiterSettingsSource(IOptionsMonitor<SearchOptions> search,
         if (key.StartsWith("provider:", StringComparison.Ordinal))
         {
             return search.CurrentValue.Providers.TryGetValue(key["provider:".Length..], out var p)
-                ? new LimiterSettings(p.PermitsPerMinute, p.Burst, Positive(p.MaxConcurrency))
+                ? new LimiterSettings(p.PermitsPerMinute, EffectiveBurst(p), Positive(p.MaxConcurrency))
                 : Unlimited;
         }
         if (key.StartsWith("user:", StringComparison.Ordinal))
@@ -27,4 +27,19 @@ public sealed class LimiterSettingsSource(IOptionsMonitor<SearchOptions> search,
     }
 
     private static int Positive(int value) => value > 0 ? value : int.MaxValue;
+
+    /// <summary>
+    /// Calls granted at different moments can reach the provider closer together than they were granted (a cold
+    /// connection, a GC pause). Keeping back the tokens that accrue in <see cref="SearchProviderOptions.JitterToleranceMs"/>
+    /// means the provider's own bucket never sees more than it allows; it costs only part of the initial burst.
+    /// </summary>
+    public static int EffectiveBurst(SearchProviderOptions provider)
+    {
+        if (provider.PermitsPerMinute <= 0)
+        {
+            return Math.Max(1, provider.Burst);
+        }
+        var headroom = (int)Math.Ceiling(provider.PermitsPerMinute / 60 * Math.Max(0, provider.JitterToleranceMs) / 1000);
+        return Math.Max(1, provider.Burst - headroom);
+    }
 }

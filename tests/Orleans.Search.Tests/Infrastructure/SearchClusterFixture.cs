@@ -53,6 +53,7 @@ public sealed class SearchClusterFixture : IAsyncLifetime
         builder.ConfigureClient(client => client.AddMemoryStreams(SearchStreams.ProviderName));
         _cluster = builder.Build();
         await _cluster.DeployAsync();
+        await _cluster.WaitForLivenessToStabilizeAsync();
     }
 
     public async Task DisposeAsync()
