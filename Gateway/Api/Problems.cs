@@ -22,4 +22,32 @@ public static class Problems
 
     public static ProblemHttpResult UnsupportedMediaType(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type");
+
+    public const string JsonBodyRequired = "Send the request body as JSON with 'Content-Type: application/json'.";
+
+    /// <summary>
+    /// Problems the framework writes by itself (no route, method not allowed, a content type the route does not accept,
+    /// an unhandled error) come without a detail; give them one, so every error says what was wrong.
+    /// </summary>
+    public static void FillDetail(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        if (!string.IsNullOrWhiteSpace(problem.Detail))
+        {
+            return;
+        }
+        var request = context.HttpContext.Request;
+        var allowed = context.HttpContext.Response.Headers.Allow.ToString();
+        problem.Detail = problem.Status switch
+        {
+            StatusCodes.Status404NotFound => $"There is nothing at '{request.Path}'.",
+            StatusCodes.Status405MethodNotAllowed => allowed.Length > 0
+                ? $"'{request.Method}' is not allowed on '{request.Path}'; use {allowed}."
+                : $"'{request.Method}' is not allowed on '{request.Path}'.",
+            StatusCodes.Status415UnsupportedMediaType => JsonBodyRequired,
+            >= 500 => "The server failed to handle the request; it was logged. Try again later.",
+            { } status => $"The request failed: {Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status)}.",
+            null => "The request failed.",
+        };
+    }
 }

@@ -127,7 +127,7 @@ public static class SearchJobEndpoints
     {
         if (!http.Request.HasJsonContentType())
         {
-            return (null, Problems.UnsupportedMediaType("Send the job spec as JSON with 'Content-Type: application/json'."));
+            return (null, Problems.UnsupportedMediaType(Problems.JsonBodyRequired));
         }
         var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
         try
