@@ -43,11 +43,18 @@ public static class SearchJobEndpoints
     }
 
     private static async Task<IResult> SearchAsync(HttpContext http, JobRequests requests, IGrainFactory grains, IOptionsMonitor<UserLimitOptions> limits,
-        JobEventFeed feed, [FromQuery] int? waitSeconds)
+        JobEventFeed feed, [FromQuery(Name = "waitSeconds")] string? waitSecondsText)
     {
-        if (waitSeconds is < 0 or > JobRequests.MaxWaitSeconds)
+        // Bound as text: a value that is not a number gets a problem naming it, not the framework's bare 400.
+        int? waitSeconds = null;
+        if (waitSecondsText is not null)
         {
-            return Problems.InvalidField("waitSeconds", $"'waitSeconds' must be between 0 and {JobRequests.MaxWaitSeconds}; it is {waitSeconds}.");
+            if (!int.TryParse(waitSecondsText, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var parsed)
+                || parsed is < 0 or > JobRequests.MaxWaitSeconds)
+            {
+                return Problems.InvalidField("waitSeconds", $"'waitSeconds' must be a whole number from 0 to {JobRequests.MaxWaitSeconds}; it is '{waitSecondsText}'.");
+            }
+            waitSeconds = parsed;
         }
         var (created, problem) = await SubmitAsync(http, requests, grains, limits);
         if (problem is not null)
