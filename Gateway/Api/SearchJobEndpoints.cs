@@ -140,7 +140,7 @@ public static class SearchJobEndpoints
         try
         {
             var spec = await JsonSerializer.DeserializeAsync<JobSpec>(http.Request.Body, json, http.RequestAborted);
-            return spec is null ? (null, Problems.BadRequest("The request body must be a JSON object (a job spec).")) : (spec, null);
+            return spec is null ? (null, Problems.InvalidField("body", "The request body must be a JSON object (a job spec), not null.")) : (spec, null);
         }
         catch (JsonException ex)
         {
