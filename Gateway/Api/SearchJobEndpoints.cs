@@ -107,17 +107,22 @@ public static class SearchJobEndpoints
 
         var submission = requests.ToSubmission(spec!, user, idempotencyKey);
         var job = grains.GetGrain<ISearchJobGrain>(submission.JobId);
-        if (idempotencyKey is null || await job.GetStatusAsync(user, includeResults: false) is null)
+        var userJobs = grains.GetGrain<IUserJobsGrain>(user);
+        var max = limits.CurrentValue.MaxActiveJobs;
+        // Admission reserves a place atomically (a count read here would let concurrent creates overshoot the limit);
+        // the reservation is released once the submitted job is indexed as active.
+        var reserved = false;
+        if (max > 0 && (idempotencyKey is null || await job.GetStatusAsync(user, includeResults: false) is null))
         {
-            var active = await grains.GetGrain<IUserJobsGrain>(user).CountActiveAsync();
-            var max = limits.CurrentValue.MaxActiveJobs;
-            if (max > 0 && active >= max)
+            var admission = await userJobs.TryReserveAsync(submission.JobId, max);
+            if (!admission.Admitted)
             {
                 http.Response.Headers.RetryAfter = "5";
                 return (null, TypedResults.Problem(
-                    $"You have {active} active jobs; at most {max} may run at once. Wait for one to finish or cancel one.",
+                    $"You have {admission.Active} active jobs; at most {max} may run at once. Wait for one to finish or cancel one.",
                     statusCode: StatusCodes.Status429TooManyRequests, title: "Too many active jobs"));
             }
+            reserved = true;
         }
         try
         {
@@ -127,6 +132,13 @@ public static class SearchJobEndpoints
         catch (JobConflictException ex)
         {
             return (null, TypedResults.Problem(ex.Message, statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency-Key reused"));
+        }
+        finally
+        {
+            if (reserved)
+            {
+                await userJobs.ReleaseReservationAsync(submission.JobId);
+            }
         }
     }
 

@@ -18,6 +18,27 @@ public interface IUserJobsGrain : IGrainWithStringKey
     /// <summary>How many of the user's jobs are pending or running.</summary>
     [Alias("CountActive"), ReadOnly]
     Task<int> CountActiveAsync();
+
+    /// <summary>
+    /// Admission of a job about to be submitted: admits it only while the user has fewer than <paramref name="maxActive"/>
+    /// active jobs, counting jobs admitted but not yet indexed, so concurrent creates cannot overshoot the limit.
+    /// A job already known is always admitted. Release the reservation once the job was submitted (or was not).
+    /// </summary>
+    [Alias("TryReserve")]
+    Task<JobAdmission> TryReserveAsync(string jobId, int maxActive);
+
+    [Alias("ReleaseReservation")]
+    Task ReleaseReservationAsync(string jobId);
+}
+
+/// <summary>The answer of <see cref="IUserJobsGrain.TryReserveAsync"/>.</summary>
+[GenerateSerializer, Immutable, Alias("Orleans.Search.JobAdmission")]
+public sealed record JobAdmission
+{
+    [Id(0)] public bool Admitted { get; init; }
+
+    /// <summary>Active jobs (reservations included) when asked, before this one.</summary>
+    [Id(1)] public int Active { get; init; }
 }
 
 /// <summary>

@@ -10,8 +10,15 @@ public sealed class UserJobsState
 }
 
 public sealed class UserJobsGrain(
-    [PersistentState("user-jobs", SearchStorage.Name)] IPersistentState<UserJobsState> state) : Grain, IUserJobsGrain
+    [PersistentState("user-jobs", SearchStorage.Name)] IPersistentState<UserJobsState> state,
+    TimeProvider time) : Grain, IUserJobsGrain
 {
+    /// <summary>A reservation outlives a gateway that died between admitting and submitting a job only this long.</summary>
+    private static readonly TimeSpan ReservationLifetime = TimeSpan.FromMinutes(1);
+
+    /// <summary>Jobs admitted but maybe not indexed yet, with when their reservation lapses. In memory: they last a request.</summary>
+    private readonly Dictionary<string, DateTimeOffset> _reservations = [];
+
     private List<JobSummary> Jobs => state.State.Jobs;
 
     async Task IUserJobsGrain.UpsertAsync(JobSummary summary)
@@ -60,6 +67,30 @@ public sealed class UserJobsGrain(
 
     Task<int> IUserJobsGrain.CountActiveAsync() =>
         Task.FromResult(Jobs.Count(j => !JobStates.IsTerminal(j.Status)));
+
+    Task<JobAdmission> IUserJobsGrain.TryReserveAsync(string jobId, int maxActive)
+    {
+        var now = time.GetUtcNow();
+        foreach (var lapsed in _reservations.Where(r => r.Value <= now).Select(r => r.Key).ToList())
+        {
+            _reservations.Remove(lapsed);
+        }
+        var indexed = Jobs.Select(j => j.JobId).ToHashSet();
+        var active = Jobs.Count(j => !JobStates.IsTerminal(j.Status)) + _reservations.Keys.Count(id => !indexed.Contains(id));
+        var known = indexed.Contains(jobId) || _reservations.ContainsKey(jobId);
+        if (!known && maxActive > 0 && active >= maxActive)
+        {
+            return Task.FromResult(new JobAdmission { Admitted = false, Active = active });
+        }
+        _reservations[jobId] = now + ReservationLifetime;
+        return Task.FromResult(new JobAdmission { Admitted = true, Active = active });
+    }
+
+    Task IUserJobsGrain.ReleaseReservationAsync(string jobId)
+    {
+        _reservations.Remove(jobId);
+        return Task.CompletedTask;
+    }
 
     /// <summary>Newest first; ties broken by id so the order (and so the cursor) is total.</summary>
     private static int Compare(JobSummary a, JobSummary b) => Compare(a.CreatedAt, a.JobId, b.CreatedAt, b.JobId);
