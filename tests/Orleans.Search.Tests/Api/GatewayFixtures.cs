@@ -1,0 +1,174 @@
+using System.Net.Http.Headers;
+using Orleans.Search.Fakes;
+
+namespace Orleans.Search.Tests.Api;
+
+/// <summary>
+/// One real gateway with no API keys (every caller is user <c>local</c>). Providers: <c>web</c> (default, a fake
+/// SearXNG that fails queries containing <see cref="FailMarker"/> with 500), <c>gated</c> (a second fake whose gate
+/// tests close to hold calls in flight), <c>metered</c> (the first fake behind a limiter of one permit per ten minutes)
+/// and <c>local</c> (the sample corpus).
+/// </summary>
+public sealed class OpenGatewayFixture : IAsyncLifetime
+{
+    public const string FailMarker = "[fail500]";
+
+    public GatewayHost Gateway { get; private set; } = null!;
+
+    public FakeSearxng Searxng { get; private set; } = null!;
+
+    public FakeSearxng GatedSearxng { get; private set; } = null!;
+
+    public HttpClient Http => Gateway.Http;
+
+    public async Task InitializeAsync()
+    {
+        Searxng = await FakeSearxng.StartAsync(new FakeSearxngOptions
+        {
+            Latency = TimeSpan.FromMilliseconds(5),
+            FailQueries = q => q.Contains(FailMarker, StringComparison.Ordinal),
+        });
+        GatedSearxng = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(5) });
+        var settings = GatewaySettings.Common(Searxng);
+        settings["Search:Providers:gated:Kind"] = "searxng";
+        settings["Search:Providers:gated:BaseUrl"] = GatedSearxng.BaseUrl.ToString();
+        settings["Search:Providers:gated:PermitsPerMinute"] = "60000";
+        settings["Search:Providers:gated:Burst"] = "200";
+        settings["Search:Providers:gated:MaxConcurrency"] = "50";
+        settings["Search:Providers:gated:MaxAttempts"] = "1";
+        settings["Search:Providers:gated:TimeoutSeconds"] = "120";
+        settings["Search:Providers:metered:Kind"] = "searxng";
+        settings["Search:Providers:metered:BaseUrl"] = Searxng.BaseUrl.ToString();
+        settings["Search:Providers:metered:PermitsPerMinute"] = "0.1";
+        settings["Search:Providers:metered:Burst"] = "1";
+        settings["Search:Providers:metered:MaxConcurrency"] = "5";
+        settings["Search:Providers:metered:MaxAttempts"] = "1";
+        Gateway = await GatewayHost.StartAsync(settings);
+    }
+
+    public async Task DisposeAsync()
+    {
+        GatedSearxng?.Options.OpenGate();
+        if (Gateway is not null)
+        {
+            await Gateway.DisposeAsync();
+        }
+        if (GatedSearxng is not null)
+        {
+            await GatedSearxng.DisposeAsync();
+        }
+        if (Searxng is not null)
+        {
+            await Searxng.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class OpenGatewayCollection : ICollectionFixture<OpenGatewayFixture>
+{
+    public const string Name = "api: gateway without keys";
+}
+
+/// <summary>
+/// One real gateway with API keys for alice, bob and carol; <see cref="Alice"/> sends a Bearer key, <see cref="Bob"/> and
+/// <see cref="Carol"/> an X-Api-Key. A user may have <see cref="MaxActiveJobs"/> active jobs; provider <c>gated</c> is a
+/// second fake whose gate holds jobs active.
+/// </summary>
+public sealed class KeyedGatewayFixture : IAsyncLifetime
+{
+    public const string AliceKey = "key-alice";
+    public const string BobKey = "key-bob";
+    public const string CarolKey = "key-carol";
+    public const int MaxActiveJobs = 3;
+
+    public GatewayHost Gateway { get; private set; } = null!;
+
+    public FakeSearxng Searxng { get; private set; } = null!;
+
+    /// <summary>No credentials.</summary>
+    public HttpClient Anonymous => Gateway.Http;
+
+    public HttpClient Alice { get; private set; } = null!;
+
+    public HttpClient Bob { get; private set; } = null!;
+
+    public HttpClient Carol { get; private set; } = null!;
+
+    public FakeSearxng GatedSearxng { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Searxng = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(5) });
+        GatedSearxng = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(5) });
+        var settings = GatewaySettings.Common(Searxng);
+        settings[$"Auth:ApiKeys:{AliceKey}"] = "alice";
+        settings[$"Auth:ApiKeys:{BobKey}"] = "bob";
+        settings[$"Auth:ApiKeys:{CarolKey}"] = "carol";
+        settings["Limits:User:MaxActiveJobs"] = MaxActiveJobs.ToString();
+        settings["Search:Providers:gated:Kind"] = "searxng";
+        settings["Search:Providers:gated:BaseUrl"] = GatedSearxng.BaseUrl.ToString();
+        settings["Search:Providers:gated:MaxAttempts"] = "1";
+        settings["Search:Providers:gated:TimeoutSeconds"] = "120";
+        Gateway = await GatewayHost.StartAsync(settings);
+        Alice = Client(c => c.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AliceKey));
+        Bob = Client(c => c.DefaultRequestHeaders.Add("X-Api-Key", BobKey));
+        Carol = Client(c => c.DefaultRequestHeaders.Add("X-Api-Key", CarolKey));
+    }
+
+    /// <summary>A client of this gateway with its own headers.</summary>
+    public HttpClient Client(Action<HttpClient> configure)
+    {
+        var client = new HttpClient { BaseAddress = Gateway.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        configure(client);
+        return client;
+    }
+
+    public async Task DisposeAsync()
+    {
+        GatedSearxng?.Options.OpenGate();
+        Alice?.Dispose();
+        Bob?.Dispose();
+        Carol?.Dispose();
+        if (Gateway is not null)
+        {
+            await Gateway.DisposeAsync();
+        }
+        if (GatedSearxng is not null)
+        {
+            await GatedSearxng.DisposeAsync();
+        }
+        if (Searxng is not null)
+        {
+            await Searxng.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class KeyedGatewayCollection : ICollectionFixture<KeyedGatewayFixture>
+{
+    public const string Name = "api: gateway with keys";
+}
+
+internal static class GatewaySettings
+{
+    /// <summary>Provider <c>web</c> (the default) on the fake, provider <c>local</c> on the sample corpus, generous user limits.</summary>
+    public static Dictionary<string, string?> Common(FakeSearxng web) => new()
+    {
+        ["Search:DefaultProvider"] = "web",
+        ["Search:Providers:web:Kind"] = "searxng",
+        ["Search:Providers:web:BaseUrl"] = web.BaseUrl.ToString(),
+        ["Search:Providers:web:PermitsPerMinute"] = "60000",
+        ["Search:Providers:web:Burst"] = "200",
+        ["Search:Providers:web:MaxConcurrency"] = "50",
+        ["Search:Providers:web:MaxAttempts"] = "2",
+        ["Search:Providers:web:RetryBaseDelayMs"] = "10",
+        ["Search:Providers:web:TimeoutSeconds"] = "10",
+        ["Search:Providers:local:Kind"] = "local",
+        ["Limits:User:PermitsPerMinute"] = "60000",
+        ["Limits:User:Burst"] = "200",
+        ["Limits:User:MaxConcurrency"] = "100",
+        ["Limits:User:MaxActiveJobs"] = "1000",
+    };
+}
