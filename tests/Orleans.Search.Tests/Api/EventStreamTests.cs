@@ -1,0 +1,209 @@
+using System.Net;
+using System.Net.Http.Headers;
+
+namespace Orleans.Search.Tests.Api;
+
+[Collection(OpenGatewayCollection.Name)]
+public sealed class EventStreamTests(OpenGatewayFixture fixture)
+{
+    private HttpClient Http => fixture.Http;
+
+    [Fact]
+    public async Task Events_of_a_live_job_start_with_a_snapshot_then_ordered_events_and_end_after_completed()
+    {
+        var gated = fixture.GatedSearxng;
+        var queries = TestJobs.UniqueQueries("sse-live", 2);
+        var snapshotSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<List<SseMessage>> reading;
+        gated.Options.CloseGate();
+        try
+        {
+            var created = await GatewayApi.CreateJobAsync(Http, new { queries, pages = 2, provider = "gated" });
+            reading = GatewayApi.ReadEventsAsync(Http, created.JobId, onMessage: m =>
+            {
+                if (m.Event == "snapshot")
+                {
+                    snapshotSeen.TrySetResult();
+                }
+            });
+            // Connected while all four pages are held at the provider: what follows arrives live.
+            await snapshotSeen.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await gated.WaitUntilAsync(f => queries.Sum(q => f.RequestsFor(q, 1) + f.RequestsFor(q, 2)) == 4, TimeSpan.FromSeconds(30));
+            Assert.False(reading.IsCompleted);
+        }
+        finally
+        {
+            gated.Options.OpenGate();
+        }
+
+        var messages = await reading;
+
+        var snapshot = GatewayApi.ParseSnapshot(messages[0]);
+        Assert.Equal("snapshot", messages[0].Event);
+        Assert.Null(messages[0].Id);
+        Assert.Equal(JobStates.Running, snapshot.Status);
+        Assert.True(snapshot.Progress < 100);
+        var events = messages.Skip(1).ToList();
+        Assert.DoesNotContain(events, m => m.Event == "snapshot");
+        var parsed = AssertWellFormed(events);
+        Assert.Equal(JobEventTypes.Created, parsed[0].Type);
+        Assert.Equal(JobEventTypes.Completed, parsed[^1].Type);
+        Assert.Equal(100, parsed[^1].Progress);
+        Assert.Equal(4, parsed.Count(e => e.Type == JobEventTypes.PageCompleted));
+        Assert.Equal(2, parsed.Count(e => e.Type == JobEventTypes.QueryCompleted));
+        Assert.Equal(40, parsed[^1].Stats.TotalResults);
+        Assert.All(parsed, e => Assert.Equal(parsed[0].JobId, e.JobId));
+        Assert.Equal((await GatewayApi.GetJobAsync(Http, parsed[0].JobId)).LastSeq, parsed[^1].Seq);
+    }
+
+    [Fact]
+    public async Task Events_of_a_finished_job_replay_everything_and_end()
+    {
+        var created = await GatewayApi.CreateJobAsync(Http, new { queries = TestJobs.UniqueQueries("sse-done", 3), pages = 2 });
+        var done = await GatewayApi.WaitForEndAsync(Http, created.JobId);
+
+        var messages = await GatewayApi.ReadEventsAsync(Http, created.JobId);
+
+        Assert.Equal("snapshot", messages[0].Event);
+        Assert.Equal(JobStates.Completed, GatewayApi.ParseSnapshot(messages[0]).Status);
+        var parsed = AssertWellFormed(messages.Skip(1).ToList());
+        Assert.Equal(JobEventTypes.Created, parsed[0].Type);
+        Assert.Equal(JobEventTypes.Completed, parsed[^1].Type);
+        Assert.Equal(done.LastSeq, parsed[^1].Seq);
+        Assert.Equal(6, parsed.Count(e => e.Type == JobEventTypes.PageCompleted));
+    }
+
+    [Fact]
+    public async Task Events_with_Last_Event_ID_replay_exactly_the_events_after_it()
+    {
+        var created = await GatewayApi.CreateJobAsync(Http, new { queries = TestJobs.UniqueQueries("sse-replay", 3), pages = 2 });
+        await GatewayApi.WaitForEndAsync(Http, created.JobId);
+        var full = (await GatewayApi.ReadEventsAsync(Http, created.JobId)).Skip(1).ToList();
+        var ids = full.Select(m => long.Parse(m.Id!)).ToList();
+
+        foreach (var after in new[] { 0, ids[0], ids[ids.Count / 2], ids[^2], ids[^1] })
+        {
+            var replay = await GatewayApi.ReadEventsAsync(Http, created.JobId, after.ToString());
+
+            Assert.Equal("snapshot", replay[0].Event);
+            var expected = full.Where(m => long.Parse(m.Id!) > after).ToList();
+            Assert.Equal(expected, replay.Skip(1).ToList());
+        }
+
+        // The query-string form (for EventSource clients that cannot set headers) does the same.
+        var middle = ids[ids.Count / 2];
+        using var viaQuery = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var fromQuery = new List<SseMessage>();
+        await foreach (var m in SseClient.ReadAsync(Http, $"/api/search-jobs/{created.JobId}/events?lastEventId={middle}", cancellationToken: viaQuery.Token))
+        {
+            fromQuery.Add(m);
+        }
+        Assert.Equal(full.Where(m => long.Parse(m.Id!) > middle), fromQuery.Skip(1));
+    }
+
+    [Fact]
+    public async Task Events_with_Last_Event_ID_on_a_live_job_replay_the_missed_events_then_follow_live()
+    {
+        var gated = fixture.GatedSearxng;
+        var queries = TestJobs.UniqueQueries("sse-resume", 2);
+        Task<List<SseMessage>> fullRead;
+        Task<List<SseMessage>> resumedRead;
+        gated.Options.CloseGate();
+        try
+        {
+            var created = await GatewayApi.CreateJobAsync(Http, new { queries, pages = 2, provider = "gated" });
+            await gated.WaitUntilAsync(f => queries.Sum(q => f.RequestsFor(q, 1) + f.RequestsFor(q, 2)) == 4, TimeSpan.FromSeconds(30));
+            // The job has published what it can before the provider answers; a client that saw only the first event reconnects.
+            var held = await GatewayApi.WaitForJobAsync(Http, created.JobId, s => s.LastSeq >= 2, "created and started published");
+            using var connected = new CountdownEvent(2);
+            fullRead = GatewayApi.ReadEventsAsync(Http, created.JobId, onMessage: m => SignalSnapshot(m, connected));
+            resumedRead = GatewayApi.ReadEventsAsync(Http, created.JobId, "1", onMessage: m => SignalSnapshot(m, connected));
+            await Eventually.TrueAsync(() => connected.IsSet, "both streams connected", TimeSpan.FromSeconds(30));
+            Assert.False(fullRead.IsCompleted || resumedRead.IsCompleted);
+            Assert.Equal(JobStates.Running, held.Status);
+        }
+        finally
+        {
+            gated.Options.OpenGate();
+        }
+
+        var full = (await fullRead).Skip(1).ToList();
+        var resumed = await resumedRead;
+        Assert.Equal("snapshot", resumed[0].Event);
+        Assert.Equal(full.Where(m => long.Parse(m.Id!) > 1), resumed.Skip(1));
+        var parsed = AssertWellFormed(resumed.Skip(1).ToList());
+        Assert.Equal(2, parsed[0].Seq);
+        Assert.Equal(JobEventTypes.Completed, parsed[^1].Type);
+    }
+
+    [Fact]
+    public async Task Events_of_a_cancelled_job_end_after_the_cancelled_event()
+    {
+        var gated = fixture.GatedSearxng;
+        var query = TestJobs.UniqueQueries("sse-cancel", 1)[0];
+        gated.Options.CloseGate();
+        try
+        {
+            var created = await GatewayApi.CreateJobAsync(Http, new { query, provider = "gated" });
+            var snapshotSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var reading = GatewayApi.ReadEventsAsync(Http, created.JobId, onMessage: m => snapshotSeen.TrySetResult());
+            await snapshotSeen.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await gated.WaitUntilAsync(f => f.RequestsFor(query, 1) == 1, TimeSpan.FromSeconds(30));
+
+            using var cancel = await Http.PostAsync($"/api/search-jobs/{created.JobId}/cancel", null);
+            Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+
+            var parsed = AssertWellFormed((await reading).Skip(1).ToList());
+            Assert.Equal(JobEventTypes.Cancelled, parsed[^1].Type);
+            Assert.Equal(JobStates.Cancelled, parsed[^1].Status);
+            Assert.True(parsed[^1].Progress < 100);
+        }
+        finally
+        {
+            gated.Options.OpenGate();
+        }
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("-1")]
+    [InlineData("1.5")]
+    public async Task Events_with_bad_Last_Event_ID_is_400_naming_it(string lastEventId)
+    {
+        var created = await GatewayApi.CreateJobAsync(Http, new { query = TestJobs.UniqueQueries("sse-bad", 1)[0], provider = "local" });
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/search-jobs/{created.JobId}/events");
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        request.Headers.Add("Last-Event-ID", lastEventId);
+
+        using var response = await Http.SendAsync(request);
+
+        await GatewayApi.AssertInvalidFieldAsync(response, "Last-Event-ID");
+        using var viaQuery = await Http.GetAsync($"/api/search-jobs/{created.JobId}/events?lastEventId={Uri.EscapeDataString(lastEventId)}");
+        await GatewayApi.AssertInvalidFieldAsync(viaQuery, "Last-Event-ID");
+        await GatewayApi.WaitForEndAsync(Http, created.JobId);
+    }
+
+    private static void SignalSnapshot(SseMessage message, CountdownEvent connected)
+    {
+        if (message.Event == "snapshot")
+        {
+            connected.Signal();
+        }
+    }
+
+    /// <summary>Every message after the snapshot is an event whose id is its seq; ids increase, progress never falls, 100 only on completed; one terminal event, last.</summary>
+    private static List<JobEvent> AssertWellFormed(IReadOnlyList<SseMessage> messages)
+    {
+        Assert.NotEmpty(messages);
+        var parsed = messages.Select(GatewayApi.ParseEvent).ToList();
+        for (var i = 0; i < messages.Count; i++)
+        {
+            Assert.Equal(parsed[i].Type, messages[i].Event);
+            Assert.Equal(parsed[i].Seq.ToString(), messages[i].Id);
+        }
+        TestJobs.AssertWellOrdered(parsed);
+        Assert.Single(parsed, e => JobEventTypes.IsTerminal(e.Type));
+        Assert.True(JobEventTypes.IsTerminal(parsed[^1].Type), $"the stream ended on '{parsed[^1].Type}'");
+        return parsed;
+    }
+}
