@@ -87,6 +87,9 @@ public sealed record LimiterSnapshot
     /// <summary><c>closed</c>, <c>open</c> or <c>half-open</c>: open if any silo's breaker is open.</summary>
     [Id(11)] public string Circuit { get; init; } = "closed";
     [Id(12)] public IReadOnlyList<CircuitReport> Circuits { get; init; } = [];
+
+    /// <summary>The burst the limiter grants: the configured one less the headroom kept for jitter.</summary>
+    [Id(13)] public int BurstInUse { get; init; }
 }
 
 /// <summary>What a provider call came to, as far as the limiter cares.</summary>

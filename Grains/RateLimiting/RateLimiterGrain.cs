@@ -95,7 +95,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
         var now = time.GetUtcNow();
         ExpireLeases(now);
         var settings = Settings;
-        var available = _bucket.Available(now, settings.PermitsPerMinute, settings.Burst);
+        var available = _bucket.Available(now, settings.PermitsPerMinute, settings.BurstInUse);
         var circuits = _circuits.Values.OrderBy(c => c.Silo, StringComparer.Ordinal).ToList();
         return Task.FromResult(new LimiterSnapshot
         {
@@ -105,6 +105,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
             InFlight = _leases.Count,
             PermitsPerMinute = settings.PermitsPerMinute,
             Burst = settings.Burst,
+            BurstInUse = settings.BurstInUse,
             MaxConcurrency = settings.MaxConcurrency == int.MaxValue ? 0 : settings.MaxConcurrency,
             Granted = _granted,
             LeasesExpired = _expired,
@@ -118,7 +119,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
     private PermitGrant? TryGrant(PermitRequest request, DateTimeOffset now)
     {
         var settings = Settings;
-        if (_leases.Count >= settings.MaxConcurrency || now < _pausedUntil || !_bucket.TryTake(now, settings.PermitsPerMinute, settings.Burst))
+        if (_leases.Count >= settings.MaxConcurrency || now < _pausedUntil || !_bucket.TryTake(now, settings.PermitsPerMinute, settings.BurstInUse))
         {
             return null;
         }
@@ -138,7 +139,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
             {
                 return; // a release or an expiry dispatches again
             }
-            var next = now < _pausedUntil ? _pausedUntil : _bucket.NextTokenAt(now, settings.PermitsPerMinute, settings.Burst);
+            var next = now < _pausedUntil ? _pausedUntil : _bucket.NextTokenAt(now, settings.PermitsPerMinute, settings.BurstInUse);
             if (next > now)
             {
                 WakeAt(next);
@@ -186,7 +187,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
         {
             _pausedUntil = until;
             var settings = Settings;
-            _bucket.Drain(now, settings.PermitsPerMinute, settings.Burst);
+            _bucket.Drain(now, settings.PermitsPerMinute, settings.BurstInUse);
             logger.LogWarning("Limiter {Key}: provider answered 429; no calls until {Until:O}", this.GetPrimaryKeyString(), until);
         }
     }
