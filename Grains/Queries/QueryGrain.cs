@@ -141,15 +141,22 @@ public sealed class QueryGrain(
             if (work.UseCache)
             {
                 cache = GrainFactory.GetGrain<IResultCacheGrain>(CacheKeys.For(work.Provider, work.Query, page));
-                var lookup = await cache.LookupAsync(fetcherId, cancellationToken);
-                if (lookup.Hits is { } cached)
+                var lookup = await LookupAsync(cache, fetcherId, cancellationToken);
+                if (lookup is null)
+                {
+                    cache = null;
+                }
+                else if (lookup.Hits is { } cached)
                 {
                     S.CacheHits++;
                     Log(new AttemptRecord { Page = page, Attempt = 0, StartedAt = time.GetUtcNow(), StatusCode = 200, CacheHit = true });
                     await CheckpointAsync(page, cached.Select(h => new StoredHit(h.Url, h.Title, h.Snippet)).ToList());
                     return;
                 }
-                S.CacheMisses++;
+                else
+                {
+                    S.CacheMisses++;
+                }
             }
 
             var result = await FetchAsync(work, page, options, () => ++attempt, cancellationToken);
@@ -179,6 +186,20 @@ public sealed class QueryGrain(
             }
             logger.LogWarning("Query {Key} page {Page} failed after {Attempts} attempts: {Error}", this.GetPrimaryKeyString(), page, attempt, S.Error);
             await SaveAndReportAsync();
+        }
+    }
+
+    /// <summary>The cache is an optimization: if it cannot answer, the page is fetched uncached rather than failed.</summary>
+    private async Task<CacheLookup?> LookupAsync(IResultCacheGrain cache, Guid fetcherId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await cache.LookupAsync(fetcherId, cancellationToken);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(ex, "Query {Key}: the result cache did not answer; fetching uncached", this.GetPrimaryKeyString());
+            return null;
         }
     }
 

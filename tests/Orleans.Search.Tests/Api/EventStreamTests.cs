@@ -71,7 +71,7 @@ public sealed class EventStreamTests(OpenGatewayFixture fixture)
         Assert.Equal(JobEventTypes.Completed, parsed[^1].Type);
         Assert.Equal(done.LastSeq, parsed[^1].Seq);
         Assert.True(parsed.Count(e => e.Type == JobEventTypes.PageCompleted) == 6,
-            "events: " + string.Join(", ", parsed.Select(e => $"{e.Seq}:{e.Type}:{e.QueryIndex}/{e.Page}")));
+            $"job {done.Status} ({done.Message}; {string.Join("; ", done.Queries.Select(q => q.Error))}); events: " + string.Join(", ", parsed.Select(e => $"{e.Seq}:{e.Type}:{e.QueryIndex}/{e.Page}")));
     }
 
     [Fact]
