@@ -13,11 +13,14 @@ if (args.Contains("migrate"))
     return;
 }
 
+// A silo: no search API of its own, only health, metrics and (if enabled) the dashboard.
 builder.UseOrleans(silo => silo
     .UseSearchClustering(builder.Configuration)
     .AddSearchSilo(builder.Configuration));
+builder.AddSearchTelemetry();
 builder.Services.AddHealthChecks();
 
 var app = builder.Build();
 app.MapHealthChecks("/healthz");
+app.MapSearchOperations();
 app.Run();

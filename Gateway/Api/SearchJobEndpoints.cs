@@ -240,6 +240,10 @@ public static class SearchJobEndpoints
     {
         await foreach (var item in items)
         {
+            if (item.Event is { } relayed)
+            {
+                Diagnostics.SearchMetrics.EventDeliveryDelay.Record((DateTimeOffset.UtcNow - relayed.Timestamp).TotalMilliseconds);
+            }
             yield return item.Event is { } e
                 ? new SseItem<string>(JsonSerializer.Serialize(e, json), e.Type) { EventId = e.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture) }
                 : new SseItem<string>(JsonSerializer.Serialize(item.Snapshot, json), item.Type);

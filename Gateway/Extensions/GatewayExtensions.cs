@@ -5,6 +5,7 @@ using Orleans.Search.Gateway.Api;
 using Orleans.Search.Gateway.Auth;
 using Orleans.Search.Gateway.Events;
 using Orleans.Search.Gateway.Health;
+using Orleans.Dashboard;
 using Orleans.Search.Silo.Hosting;
 
 namespace Orleans.Search.Gateway.Extensions;
@@ -42,6 +43,12 @@ public static class GatewayExtensions
                     o.ServiceId = cluster.ServiceId;
                 });
                 client.AddMemoryStreams(SearchStreams.ProviderName);
+                // Notice new and dead silos' gateways quickly.
+                client.Configure<Orleans.Configuration.GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+                if (OperationsExtensions.DashboardEnabled(configuration))
+                {
+                    client.AddDashboard();
+                }
             });
         }
         return builder;
@@ -52,6 +59,7 @@ public static class GatewayExtensions
     {
         var services = builder.Services;
         services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.FillDetail);
+        services.AddExceptionHandler<UnavailableExceptionHandler>();
         services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
@@ -75,6 +83,7 @@ public static class GatewayExtensions
         services.AddSingleton<JobRequests>();
         services.AddSingleton<JobEventFeed>();
 
+        builder.AddSearchTelemetry();
         services.AddHealthChecks()
             .AddCheck<ClusterHealthCheck>("cluster", tags: ["ready"])
             .AddCheck<StorageHealthCheck>("storage", tags: ["ready"]);
@@ -91,6 +100,7 @@ public static class GatewayExtensions
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
         app.MapSearchJobEndpoints();
+        app.MapSearchOperations();
         return app;
     }
 }

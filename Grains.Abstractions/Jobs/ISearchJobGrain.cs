@@ -16,7 +16,7 @@ public interface ISearchJobGrain : IGrainWithStringKey
     Task<JobStatus> SubmitAsync(JobSubmission submission);
 
     /// <summary>The job's status, with its results if <paramref name="includeResults"/>.</summary>
-    [Alias("GetStatus")]
+    [Alias("GetStatus"), AlwaysInterleave]
     Task<JobStatus?> GetStatusAsync(string requester, bool includeResults);
 
     /// <summary>Cancels the job: in-flight provider calls are aborted, results found so far are kept.</summary>
@@ -24,11 +24,11 @@ public interface ISearchJobGrain : IGrainWithStringKey
     Task<JobStatus?> CancelAsync(string requester);
 
     /// <summary>Retained events with a sequence number greater than <paramref name="afterSeq"/>.</summary>
-    [Alias("GetEvents")]
+    [Alias("GetEvents"), AlwaysInterleave]
     Task<JobEventPage?> GetEventsAsync(string requester, long afterSeq);
 
     /// <summary>Per-query attempts, timings, status codes and errors.</summary>
-    [Alias("GetDebug")]
+    [Alias("GetDebug"), AlwaysInterleave]
     Task<JobDebug?> GetDebugAsync(string requester);
 
     /// <summary>Makes sure unfinished work is running (called after a restart; harmless otherwise).</summary>

@@ -1,3 +1,4 @@
+using Orleans.Search.Diagnostics;
 using Orleans.Search.Storage;
 using Orleans.Streams;
 
@@ -22,7 +23,7 @@ public sealed class SearchJobGrain(
     private const long SeqGapAfterCrash = 1000;
     private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(250);
 
-    private readonly StateWriteGate<SearchJobState> _writes = new(state);
+    private readonly StateWriteGate<SearchJobState> _writes = new(state, logger, time);
     private readonly SemaphoreSlim _publishGate = new(1, 1);
     private readonly Queue<JobEvent> _outbox = new();
     private IAsyncStream<JobEvent>? _stream;
@@ -83,10 +84,11 @@ public sealed class SearchJobGrain(
         // Registered before the state is written: a crash in between leaves an empty id that resumes to nothing.
         await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).AddAsync(JobId);
         await this.RegisterOrUpdateReminder(LifecycleReminder, jobOptions.CurrentValue.ResumeReminderPeriod, jobOptions.CurrentValue.ResumeReminderPeriod);
-        await WriteNowAsync();
+        await WriteNowAsync(retrying: false);
         await IndexAsync();
         await PublishAsync();
 
+        SearchMetrics.JobsStarted.Add(1);
         _starting = StartQueriesAsync();
         return await BuildStatusAsync(includeResults: false);
     }
@@ -371,6 +373,7 @@ public sealed class SearchJobGrain(
     /// <summary>After a terminal state: persist, publish, leave the active set, and schedule deletion.</summary>
     private async Task EndAsync()
     {
+        SearchMetrics.JobsEnded.Add(1, new KeyValuePair<string, object?>("status", S.Status));
         S.UpdatedAt = time.GetUtcNow();
         await WriteNowAsync();
         await PublishAsync();
@@ -432,12 +435,13 @@ public sealed class SearchJobGrain(
         }
     }
 
-    private async Task WriteNowAsync()
+    /// <summary>Writes at once. Request paths fail fast (the gateway answers 503); background paths ride out an outage.</summary>
+    private async Task WriteNowAsync(bool retrying = true)
     {
         _unpersisted = 0;
         _flushTimer?.Dispose();
         _flushTimer = null;
-        await _writes.WriteAsync();
+        await (retrying ? _writes.WriteRetryingAsync() : _writes.WriteAsync());
     }
 
     private void Emit(string type, string? message, int? queryIndex = null, int? page = null, int? resultCount = null, string? error = null)

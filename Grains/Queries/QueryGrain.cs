@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Orleans.Search.Caching;
+using Orleans.Search.Diagnostics;
 using Orleans.Search.Providers;
 using Orleans.Search.Storage;
 
@@ -19,7 +20,7 @@ public sealed class QueryGrain(
     ILogger<QueryGrain> logger) : Grain, IQueryGrain
 {
     private const int AttemptLogLength = 100;
-    private readonly StateWriteGate<QueryState> _writes = new(state);
+    private readonly StateWriteGate<QueryState> _writes = new(state, logger, time);
     private CancellationTokenSource? _run;
     private Task? _runTask;
     private Task? _reporter;
@@ -115,9 +116,7 @@ public sealed class QueryGrain(
                 return;
             }
             S.Status = S.PagesFailed == 0 ? QueryStates.Completed : QueryStates.Failed;
-            S.Version++;
-            await _writes.WriteAsync();
-            RequestReport();
+            await SaveAndReportAsync();
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -149,6 +148,7 @@ public sealed class QueryGrain(
                 else if (lookup.Hits is { } cached)
                 {
                     S.CacheHits++;
+                    SearchMetrics.CacheLookups.Add(1, new KeyValuePair<string, object?>("result", "hit"));
                     Log(new AttemptRecord { Page = page, Attempt = 0, StartedAt = time.GetUtcNow(), StatusCode = 200, CacheHit = true });
                     await CheckpointAsync(page, cached.Select(h => new StoredHit(h.Url, h.Title, h.Snippet)).ToList());
                     return;
@@ -156,6 +156,7 @@ public sealed class QueryGrain(
                 else
                 {
                     S.CacheMisses++;
+                    SearchMetrics.CacheLookups.Add(1, new KeyValuePair<string, object?>("result", "miss"));
                 }
             }
 
@@ -216,6 +217,7 @@ public sealed class QueryGrain(
             S.Attempts++;
             S.ApiCalls++;
             S.RateLimitWaitMs += lease.WaitMs;
+            SearchMetrics.LimiterWait.Record(lease.WaitMs);
             var startedAt = time.GetUtcNow();
             var watch = Stopwatch.StartNew();
             try
@@ -223,6 +225,7 @@ public sealed class QueryGrain(
                 var provider = providers.Get(work.Provider);
                 var providerPage = await resilience.CallAsync(work.Provider, callToken => provider.SearchAsync(new ProviderQuery(work.Query, page, options.PageSize), callToken), attemptToken);
                 last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = providerPage.StatusCode, LimiterWaitMs = lease.WaitMs });
+                CountCall(work.Provider, providerPage.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 return providerPage;
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -230,7 +233,9 @@ public sealed class QueryGrain(
                 if (ex is ProviderException { StatusCode: 429 } throttled)
                 {
                     lease.Report(new PermitOutcome { StatusCode = 429, RetryAfter = throttled.RetryAfter });
+                    SearchMetrics.ProviderThrottled.Add(1, new KeyValuePair<string, object?>("provider", work.Provider));
                 }
+                CountCall(work.Provider, (ex as ProviderException)?.StatusCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "error");
                 var message = ex is Polly.Timeout.TimeoutRejectedException ? $"attempt timed out after {options.TimeoutSeconds:0.#} s" : ex.Message;
                 last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = (ex as ProviderException)?.StatusCode, Error = message, LimiterWaitMs = lease.WaitMs });
                 throw;
@@ -239,6 +244,7 @@ public sealed class QueryGrain(
         delay =>
         {
             S.Retries++;
+            SearchMetrics.ProviderRetries.Add(1, new KeyValuePair<string, object?>("provider", work.Provider));
             if (last is not null)
             {
                 ReplaceLast(last, last with { RetryDelayMs = (long)delay.TotalMilliseconds });
@@ -246,6 +252,9 @@ public sealed class QueryGrain(
         },
         cancellationToken);
     }
+
+    private static void CountCall(string provider, string status) =>
+        SearchMetrics.ProviderCalls.Add(1, new KeyValuePair<string, object?>("provider", provider), new KeyValuePair<string, object?>("status", status));
 
     /// <summary>Durable before reported: a crash after this never refetches the page.</summary>
     private Task CheckpointAsync(int page, List<StoredHit> hits)
@@ -258,7 +267,7 @@ public sealed class QueryGrain(
     private async Task SaveAndReportAsync()
     {
         S.Version++;
-        await _writes.WriteAsync();
+        await _writes.WriteRetryingAsync();
         RequestReport();
     }
 
@@ -304,10 +313,11 @@ public sealed class QueryGrain(
                         await job.ReportQueryAsync(report);
                         break;
                     }
-                    catch (Exception ex) when (attempt < 5)
+                    catch (Exception ex) when (attempt < 30)
                     {
-                        logger.LogWarning(ex, "Query {Key}: report to job failed (attempt {Attempt}); retrying", this.GetPrimaryKeyString(), attempt);
-                        await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), time);
+                        // The job may be busy riding out a storage outage; keep trying for a few minutes.
+                        logger.LogWarning("Query {Key}: report to job failed (attempt {Attempt}): {Error}; retrying", this.GetPrimaryKeyString(), attempt, ex.Message);
+                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(10_000, 200 * attempt * attempt)), time);
                     }
                 }
             }

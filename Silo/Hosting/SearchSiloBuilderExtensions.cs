@@ -1,5 +1,8 @@
 using System.Net;
 using Orleans.Configuration;
+using Orleans.Dashboard;
+using Orleans.Serialization;
+using Orleans.Storage;
 using Orleans.Search.Hosting;
 using Orleans.Search.Jobs;
 using Orleans.Search.Storage;
@@ -36,7 +39,18 @@ public static class SearchSiloBuilderExtensions
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = resumePeriod < o.MinimumReminderPeriod ? resumePeriod : o.MinimumReminderPeriod);
 
         silo.AddMemoryStreams(SearchStreams.ProviderName);
-        silo.AddMemoryGrainStorage(SearchStorage.PubSub);
+        // Stream subscriptions survive the silo that held them. Orleans' own binary format here: the records hold
+        // grain references and stream ids that System.Text.Json cannot round-trip.
+        silo.AddAdoNetGrainStorage(SearchStorage.PubSub, options => options.Configure<Serializer>((o, serializer) =>
+        {
+            o.Invariant = cluster.Invariant;
+            o.ConnectionString = connectionString;
+            o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+        }));
+        if (OperationsExtensions.DashboardEnabled(configuration))
+        {
+            silo.AddDashboard();
+        }
 
         silo.Services.AddSearchGrainServices(configuration);
         silo.AddStartupTask<ResumeActiveJobs>();
@@ -56,6 +70,17 @@ public static class SearchSiloBuilderExtensions
                 o.ConnectionString = connectionString;
             });
             silo.ConfigureEndpoints(IPAddress.Loopback, cluster.SiloPort, cluster.GatewayPort);
+            // Declare a killed silo dead within a few seconds, so its jobs resume on a survivor quickly. The price:
+            // a silo that stalls for ~3 s (a long GC pause, an overloaded host) can be voted out and must restart.
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.NumVotesForDeathDeclaration = 1;
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
+                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
+                o.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(15);
+            });
         }
         else
         {
