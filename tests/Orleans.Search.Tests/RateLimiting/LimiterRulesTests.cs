@@ -1,0 +1,195 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Search.Hosting;
+using Orleans.Search.Providers;
+using Orleans.Search.RateLimiting;
+
+namespace Orleans.Search.Tests.RateLimiting;
+
+/// <summary>The rules under the limiter grain and the resilience pipeline, driven by a fake clock instead of sleeps.</summary>
+[Collection(SearchClusterCollection.Name)]
+public sealed class LimiterRulesTests(SearchClusterFixture fixture)
+{
+    [Theory]
+    [InlineData(600, 10, 1)]
+    [InlineData(3000, 5, 7)]
+    [InlineData(60, 1, 42)]
+    public void The_bucket_never_grants_more_than_burst_plus_rate_times_t_in_any_window(double perMinute, int burst, int seed)
+    {
+        var random = new Random(seed);
+        var bucket = new PermitBucket();
+        var now = DateTimeOffset.UnixEpoch;
+        var grants = new List<DateTimeOffset>();
+        // Greedy callers at random moments, for a simulated ten minutes.
+        for (var step = 0; step < 20_000; step++)
+        {
+            now += TimeSpan.FromMilliseconds(random.Next(0, 60));
+            var tries = random.Next(0, 4);
+            for (var i = 0; i < tries; i++)
+            {
+                if (bucket.TryTake(now, perMinute, burst))
+                {
+                    grants.Add(now);
+                }
+            }
+        }
+
+        var perSecond = perMinute / 60;
+        Assert.True(grants.Count > perSecond * 60, "the callers were greedy enough to be limited");
+        for (int start = 0, end = 0; start < grants.Count; start++)
+        {
+            // Every window that begins at a grant: the ones inside it (inclusive) may not exceed burst + rate·t.
+            foreach (var window in new[] { 0.0, 0.1, 1, 10 })
+            {
+                end = start;
+                while (end < grants.Count && (grants[end] - grants[start]).TotalSeconds <= window)
+                {
+                    end++;
+                }
+                var allowed = burst + perSecond * window;
+                Assert.True(end - start <= allowed + 1e-9, $"{end - start} grants within {window} s of {grants[start]:O}; at most {allowed} allowed");
+            }
+        }
+    }
+
+    [Fact]
+    public void The_bucket_refills_at_its_rate_and_says_when_the_next_token_is_due()
+    {
+        var bucket = new PermitBucket();
+        var now = DateTimeOffset.UnixEpoch;
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(bucket.TryTake(now, 60, 3));
+        }
+        Assert.False(bucket.TryTake(now, 60, 3));
+        Assert.Equal(now + TimeSpan.FromSeconds(1), bucket.NextTokenAt(now, 60, 3));
+        Assert.False(bucket.TryTake(now + TimeSpan.FromMilliseconds(999), 60, 3));
+        Assert.True(bucket.TryTake(now + TimeSpan.FromSeconds(1), 60, 3));
+
+        bucket.Drain(now + TimeSpan.FromSeconds(5), 60, 3);
+        Assert.False(bucket.TryTake(now + TimeSpan.FromSeconds(5), 60, 3));
+    }
+
+    [Fact]
+    public void Limits_changed_in_configuration_take_effect_on_the_next_call()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Search:Providers:web:Kind"] = "searxng",
+            ["Search:Providers:web:PermitsPerMinute"] = "600",
+            ["Search:Providers:web:Burst"] = "10",
+            ["Search:Providers:web:MaxConcurrency"] = "4",
+            ["Search:Providers:web:JitterToleranceMs"] = "0",
+            ["Limits:User:PermitsPerMinute"] = "120",
+            ["Limits:User:Burst"] = "5",
+            ["Limits:User:MaxConcurrency"] = "2",
+        }).Build();
+        using var services = new ServiceCollection().AddLogging().AddSearchGrainServices(configuration).BuildServiceProvider();
+        var source = services.GetRequiredService<LimiterSettingsSource>();
+        Assert.Equal(new LimiterSettings(600, 10, 10, 4), source.For(LimiterKeys.Provider("web")));
+        Assert.Equal(new LimiterSettings(120, 5, 5, 2), source.For(LimiterKeys.User("alice")));
+
+        configuration["Search:Providers:web:PermitsPerMinute"] = "30";
+        configuration["Search:Providers:web:MaxConcurrency"] = "1";
+        configuration["Limits:User:Burst"] = "50";
+        configuration.Reload();
+
+        Assert.Equal(new LimiterSettings(30, 10, 10, 1), source.For(LimiterKeys.Provider("web")));
+        Assert.Equal(new LimiterSettings(120, 50, 50, 2), source.For(LimiterKeys.User("alice")));
+    }
+
+    [Fact]
+    public void The_burst_in_use_keeps_back_the_tokens_that_accrue_within_the_jitter_tolerance()
+    {
+        // 6000/min = 100/s; 200 ms of tolerance = 20 tokens held back from a burst of 50.
+        Assert.Equal(30, LimiterSettingsSource.EffectiveBurst(new SearchProviderOptions { PermitsPerMinute = 6000, Burst = 50, JitterToleranceMs = 200 }));
+        Assert.Equal(1, LimiterSettingsSource.EffectiveBurst(new SearchProviderOptions { PermitsPerMinute = 6000, Burst = 5, JitterToleranceMs = 200 }));
+        Assert.Equal(5, LimiterSettingsSource.EffectiveBurst(new SearchProviderOptions { PermitsPerMinute = 0, Burst = 5, JitterToleranceMs = 200 }));
+    }
+
+    [Theory]
+    [InlineData(400, 1)]
+    [InlineData(401, 1)]
+    [InlineData(403, 1)]
+    [InlineData(404, 1)]
+    [InlineData(408, 3)]
+    [InlineData(429, 3)]
+    [InlineData(500, 3)]
+    [InlineData(503, 3)]
+    [InlineData(null, 3)]
+    public async Task Only_408_429_5xx_and_no_response_are_retried(int? status, int expectedAttempts)
+    {
+        var resilience = Resilience(out var provider);
+        var attempts = 0;
+        var delays = new List<TimeSpan>();
+        var error = await Assert.ThrowsAsync<ProviderException>(() => resilience.RetryAsync<ProviderPage>(provider, _ =>
+        {
+            attempts++;
+            throw new ProviderException(provider, $"answered {status}", status, status == 429 ? TimeSpan.FromMilliseconds(30) : null);
+        }, delays.Add, CancellationToken.None));
+
+        Assert.Equal(status, error.StatusCode);
+        Assert.Equal(expectedAttempts, attempts);
+        Assert.Equal(expectedAttempts - 1, delays.Count);
+        if (status == 429)
+        {
+            Assert.All(delays, d => Assert.Equal(TimeSpan.FromMilliseconds(30), d));
+        }
+    }
+
+    [Fact]
+    public void Retry_After_is_read_as_seconds_as_an_HTTP_date_and_from_rate_limit_reset_headers()
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero));
+
+        using var seconds = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
+        seconds.Headers.TryAddWithoutValidation("Retry-After", "7");
+        Assert.Equal(TimeSpan.FromSeconds(7), ProviderHeaders.RetryAfter(seconds, clock));
+
+        using var date = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
+        date.Headers.TryAddWithoutValidation("Retry-After", "Tue, 01 Dec 2026 12:00:30 GMT");
+        Assert.Equal(TimeSpan.FromSeconds(30), ProviderHeaders.RetryAfter(date, clock));
+
+        using var past = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
+        past.Headers.TryAddWithoutValidation("Retry-After", "Tue, 01 Dec 2026 11:59:00 GMT");
+        Assert.Equal(TimeSpan.Zero, ProviderHeaders.RetryAfter(past, clock));
+
+        using var reset = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
+        reset.Headers.TryAddWithoutValidation("RateLimit-Reset", "2.5");
+        Assert.Equal(TimeSpan.FromSeconds(2.5), ProviderHeaders.RetryAfter(reset, clock));
+
+        using var legacy = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
+        legacy.Headers.TryAddWithoutValidation("X-RateLimit-Reset", "4");
+        Assert.Equal(TimeSpan.FromSeconds(4), ProviderHeaders.RetryAfter(legacy, clock));
+
+        using var none = new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
+        Assert.Null(ProviderHeaders.RetryAfter(none, clock));
+    }
+
+    private ProviderResilience Resilience(out string provider)
+    {
+        provider = "rules-" + Guid.NewGuid().ToString("N")[..8];
+        var options = new SearchOptions();
+        options.Providers[provider] = new SearchProviderOptions
+        {
+            Kind = "searxng",
+            MaxAttempts = 3,
+            RetryBaseDelayMs = 1,
+            BreakerMinimumThroughput = 100_000,
+        };
+        return new ProviderResilience(new StaticOptionsMonitor<SearchOptions>(options), fixture.Client, TimeProvider.System, NullLogger<ProviderResilience>.Instance);
+    }
+
+    private sealed class StaticOptionsMonitor<T>(T value) : IOptionsMonitor<T>
+    {
+        public T CurrentValue => value;
+
+        public T Get(string? name) => value;
+
+        public IDisposable? OnChange(Action<T, string?> listener) => null;
+    }
+}
