@@ -16,6 +16,9 @@ public sealed class SearchClusterFixture : IAsyncLifetime
 
     public FakeSearxng Searxng { get; private set; } = null!;
 
+    /// <summary>The SQLite file the silos store grain state and reminders in.</summary>
+    public string DatabaseConnectionString => _database.ConnectionString;
+
     public InProcessTestCluster Cluster => _cluster!;
 
     public IClusterClient Client => Cluster.Client;
