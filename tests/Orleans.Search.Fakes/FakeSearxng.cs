@@ -100,7 +100,7 @@ public sealed class FakeSearxng : IAsyncDisposable
     public int RateLimitedResponses => ResponsesWithStatus(StatusCodes.Status429TooManyRequests);
 
     /// <summary>
-    /// Starts the server on 127.0.0.1 with an ephemeral port. When <paramref name="options"/> is given, that same instance
+    /// Starts the server on 127.0.0.1, on <see cref="FakeSearxngOptions.Port"/> or else an ephemeral port. When <paramref name="options"/> is given, that same instance
     /// becomes the live <see cref="Options"/>.
     /// </summary>
     public static async Task<FakeSearxng> StartAsync(FakeSearxngOptions? options = null, CancellationToken cancellationToken = default)
@@ -122,7 +122,7 @@ public sealed class FakeSearxng : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(IPAddress.Loopback, 0);
+            kestrel.Listen(IPAddress.Loopback, options.Port);
             kestrel.AddServerHeader = false;
         });
 

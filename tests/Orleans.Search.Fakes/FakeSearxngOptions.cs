@@ -18,6 +18,9 @@ public sealed class FakeSearxngOptions
     private TaskCompletionSource? _gate;
     private int _arrivalLogLimit = 100_000;
 
+    /// <summary>The port on 127.0.0.1 to listen on; 0 (the default) picks a free one. Set it only before start.</summary>
+    public int Port { get; init; }
+
     /// <summary>The clock for the quota, the latency delay and arrival timestamps. Set it only before start.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
