@@ -47,6 +47,9 @@ public sealed record BenchOptions
           --sequential-max 100    run (a) only where calls × L fits in this many seconds
           --fast-concurrency 200  C of the L = 0 overhead run
           --out PATH              where to write the Markdown (default: bench/RESULTS.md in the repository)
+          --overhead-only         only the L = 0 overhead run (for profiling)
+          --gateway-env KEY=VALUE an extra environment variable for the gateway process (repeatable)
+          --gateway-log PATH      keep the gateway's console output there
         """;
 
     public IReadOnlyList<int> CallCounts { get; init; } = [40, 400, 4000];
@@ -74,6 +77,12 @@ public sealed record BenchOptions
 
     public string? OutputPath { get; init; }
 
+    public bool OverheadOnly { get; init; }
+
+    public IReadOnlyDictionary<string, string> GatewayEnvironment { get; init; } = new Dictionary<string, string>();
+
+    public string? GatewayLog { get; init; }
+
     public int BurstInUse => Math.Max(1, Burst - (int)Math.Ceiling(RatePerSecond * JitterToleranceMs / 1000));
 
     public static BenchOptions? Parse(string[] args)
@@ -89,6 +98,12 @@ public sealed record BenchOptions
                 case "--sequential-max": o = o with { SequentialMaxSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                 case "--fast-concurrency": o = o with { FastConcurrency = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                 case "--out": o = o with { OutputPath = Next() }; break;
+                case "--overhead-only": o = o with { OverheadOnly = true, CallCounts = [] }; break;
+                case "--gateway-log": o = o with { GatewayLog = Next() }; break;
+                case "--gateway-env":
+                    var pair = Next().Split('=', 2);
+                    o = o with { GatewayEnvironment = new Dictionary<string, string>(o.GatewayEnvironment) { [pair[0]] = pair.Length > 1 ? pair[1] : "" } };
+                    break;
                 case "-h" or "--help": return null;
                 default: Console.Error.WriteLine($"Unknown option {args[i]}"); return null;
             }
@@ -150,9 +165,14 @@ public sealed class Benchmark(BenchOptions options)
             Provider($"n{c}", free, 0, c);
         }
         Provider("fast", fast, 0, options.FastConcurrency);
+        foreach (var (key, value) in options.GatewayEnvironment)
+        {
+            settings[key] = value;
+        }
 
         Say($"Starting the gateway (embedded silo, SQLite at {database})…");
         await using var gateway = await GatewayChild.StartAsync(work, settings, cancellationToken);
+        Say($"Gateway pid {gateway.ProcessId} at {gateway.BaseAddress}");
         using var serviceHttp = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
             BaseAddress = gateway.BaseAddress,
@@ -198,6 +218,10 @@ public sealed class Benchmark(BenchOptions options)
         finally
         {
             var elapsed = started.Elapsed;
+            if (options.GatewayLog is { } log)
+            {
+                await File.WriteAllTextAsync(log, gateway.Output, CancellationToken.None);
+            }
             var report = ResultsReport.Render(options, machine, MachineInfo.Capture(), elapsed, _rows, _overhead, _overheadGatewayCpuMsPerCall);
             var path = options.OutputPath ?? DefaultOutputPath();
             await File.WriteAllTextAsync(path, report, CancellationToken.None);
