@@ -337,6 +337,9 @@ public sealed class SearchJobGrain(
             await EndAsync();
             return;
         }
+        // Publish first: subscribers need not wait for the job's coalesced write (the pages behind these events are
+        // already durable in their query grains, and up to MaxUnpersistedEvents events go out unpersisted anyway).
+        await PublishAsync();
         if (_unpersisted >= MaxUnpersistedEvents)
         {
             await WriteNowAsync();
@@ -346,7 +349,6 @@ public sealed class SearchJobGrain(
             _flushTimer ??= this.RegisterGrainTimer(static (self, _) => self.FlushAsync(), this,
                 new GrainTimerCreationOptions(FlushDelay, Timeout.InfiniteTimeSpan));
         }
-        await PublishAsync();
     }
 
     private void Finish()

@@ -186,6 +186,7 @@ public sealed class QueryGrain(
                 Log(new AttemptRecord { Page = page, Attempt = attempt + 1, StartedAt = time.GetUtcNow(), Error = S.Error });
             }
             logger.LogWarning("Query {Key} page {Page} failed after {Attempts} attempts: {Error}", this.GetPrimaryKeyString(), page, attempt, S.Error);
+            EndIfAllPagesDone(work);
             await SaveAndReportAsync();
         }
     }
@@ -261,7 +262,17 @@ public sealed class QueryGrain(
     {
         S.Pages[page] = hits;
         S.PagesSucceeded |= PageMask.Bit(page);
+        EndIfAllPagesDone(S.Work!);
         return SaveAndReportAsync();
+    }
+
+    /// <summary>The last page's write also stores the query's end, so a query costs one write fewer.</summary>
+    private void EndIfAllPagesDone(QueryWork work)
+    {
+        if (!QueryStates.IsTerminal(S.Status) && PageMask.Count(S.PagesSucceeded | S.PagesFailed) >= work.Pages)
+        {
+            S.Status = S.PagesFailed == 0 ? QueryStates.Completed : QueryStates.Failed;
+        }
     }
 
     private async Task SaveAndReportAsync()

@@ -5,6 +5,7 @@ using Orleans.Serialization;
 using Orleans.Storage;
 using Orleans.Search.Hosting;
 using Orleans.Search.Jobs;
+using Orleans.Search.Silo.Storage;
 using Orleans.Search.Storage;
 
 namespace Orleans.Search.Silo.Hosting;
@@ -47,6 +48,11 @@ public static class SearchSiloBuilderExtensions
             o.ConnectionString = connectionString;
             o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
         }));
+        if (!cluster.IsPostgres)
+        {
+            // One SQLite file, one writer at a time: let this silo's writes queue without blocking threads.
+            silo.Services.SerializeGrainStorageWrites(SearchStorage.Name, SearchStorage.PubSub);
+        }
         if (OperationsExtensions.DashboardEnabled(configuration))
         {
             silo.AddDashboard();

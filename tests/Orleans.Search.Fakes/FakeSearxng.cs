@@ -167,6 +167,13 @@ public sealed class FakeSearxng : IAsyncDisposable
     public int SuccessesFor(string query, int page) =>
         _perKey.TryGetValue((query, page), out var counters) ? Volatile.Read(ref counters.Successes) : 0;
 
+    /// <summary>
+    /// When the last 200 for this q and pageno was fully written, as a <see cref="TimeProvider.GetTimestamp"/> value of
+    /// <see cref="FakeSearxngOptions.TimeProvider"/> (the <see cref="System.Diagnostics.Stopwatch"/> clock by default); null if none was.
+    /// </summary>
+    public long? LastSuccessTimestampFor(string query, int page) =>
+        _perKey.TryGetValue((query, page), out var counters) && Volatile.Read(ref counters.LastSuccessTimestamp) is var at and not 0 ? at : null;
+
     /// <summary>Responses fully written with this status code.</summary>
     public int ResponsesWithStatus(int statusCode) =>
         statusCode >= 0 && statusCode < _statusCounts.Length ? Volatile.Read(ref _statusCounts[statusCode]) : 0;
@@ -438,6 +445,7 @@ public sealed class FakeSearxng : IAsyncDisposable
 
         var body = ResultsJson(query, pageNo, options);
         await WriteAsync(context, StatusCodes.Status200OK, "application/json", body, cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref counters.LastSuccessTimestamp, options.TimeProvider.GetTimestamp());
         Interlocked.Increment(ref counters.Successes);
     }
 
@@ -663,6 +671,7 @@ public sealed class FakeSearxng : IAsyncDisposable
         public int Requests;
         public int Attempts;
         public int Successes;
+        public long LastSuccessTimestamp;
     }
 
     private sealed class Waiter(Func<bool> condition)
