@@ -54,7 +54,7 @@ public interface IActiveJobsGrain : IGrainWithIntegerKey
     [Alias("Remove")]
     Task RemoveAsync(string jobId);
 
-    /// <summary>Calls <see cref="ISearchJobGrain.ResumeAsync"/> on every job in the shard; returns how many.</summary>
+    /// <summary>Calls <see cref="ISearchJobGrain.ResumeAsync"/> on every job in the shard; returns how many. Throws after trying them all if any failed.</summary>
     [Alias("ResumeAll")]
     Task<int> ResumeAllAsync();
 }

@@ -30,17 +30,25 @@ public sealed class ActiveJobsGrain(
     async Task<int> IActiveJobsGrain.ResumeAllAsync()
     {
         var ids = state.State.JobIds.ToList();
-        await Task.WhenAll(ids.Select(async id =>
+        var failures = await Task.WhenAll(ids.Select(async id =>
         {
             try
             {
                 await GrainFactory.GetGrain<ISearchJobGrain>(id).ResumeAsync();
+                return null;
             }
             catch (Exception ex)
             {
-                logger.LogWarning(ex, "Resuming job {JobId} failed; its reminder retries", id);
+                logger.LogWarning("Resuming job {JobId} failed: {Error}", id, ex.Message);
+                return ex;
             }
         }));
+        // Every job was tried; the caller retries the shard (resuming is idempotent) and the reminders are the backstop.
+        if (failures.OfType<Exception>().FirstOrDefault() is { } first)
+        {
+            throw new InvalidOperationException(
+                $"{failures.Count(f => f is not null)} of {ids.Count} jobs could not be resumed; first error: {first.Message}");
+        }
         return ids.Count;
     }
 }

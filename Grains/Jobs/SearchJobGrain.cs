@@ -252,6 +252,12 @@ public sealed class SearchJobGrain(
                 Emit(JobEventTypes.Resumed, $"Resumed at {Progress():0.#}%");
             }
             await AfterChangeAsync();
+            // A resume that could not restart every query says so, so whoever poked (a sweep after a silo died) tries again.
+            var notStarted = reports.Count(r => r is null);
+            if (resumed && notStarted > 0)
+            {
+                throw new InvalidOperationException($"Job '{JobId}': {notStarted} queries could not be restarted yet.");
+            }
         }
         finally
         {

@@ -6,6 +6,12 @@ namespace Orleans.Search.RateLimiting;
 /// </summary>
 public sealed class ProviderPermits(IGrainFactory grains, TimeProvider time)
 {
+    /// <summary>About 30 s of retries: longer than failure detection takes to declare a killed silo dead.</summary>
+    private const int MaxClusterFailures = 20;
+
+    private static bool IsClusterTransient(Exception ex) =>
+        ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException or Orleans.Runtime.Messaging.ConnectionFailedException;
+
     public async Task<PermitLease> AcquireAsync(string owner, string provider, string holder, string? jobId, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
@@ -26,16 +32,25 @@ public sealed class ProviderPermits(IGrainFactory grains, TimeProvider time)
         return new PermitLease(user, providerLimiter, request.LeaseId, (long)time.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    private static async Task AcquireOneAsync(IRateLimiterGrain limiter, PermitRequest request, CancellationToken cancellationToken)
+    private async Task AcquireOneAsync(IRateLimiterGrain limiter, PermitRequest request, CancellationToken cancellationToken)
     {
         try
         {
-            while (true)
+            for (var failures = 0; ; )
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if ((await limiter.AcquireAsync(request, cancellationToken)).Granted)
+                try
                 {
-                    return;
+                    if ((await limiter.AcquireAsync(request, cancellationToken)).Granted)
+                    {
+                        return;
+                    }
+                }
+                catch (Exception ex) when (IsClusterTransient(ex) && ++failures < MaxClusterFailures)
+                {
+                    // The limiter's silo died (or is being declared dead): the grain re-activates on a survivor.
+                    // Waiting a little beats failing the page for good.
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 * failures * failures)), time, cancellationToken);
                 }
             }
         }

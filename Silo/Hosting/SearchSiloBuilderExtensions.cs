@@ -15,7 +15,7 @@ public static class SearchSiloBuilderExtensions
     /// <summary>
     /// Everything a search silo needs except clustering: durable grain storage and reminders on the configured
     /// database (schema applied at start), the progress stream, System.Text.Json state, the grain services,
-    /// and the startup task that resumes unfinished jobs.
+    /// and what resumes unfinished jobs: a sweep at startup and another whenever a silo dies.
     /// </summary>
     public static ISiloBuilder AddSearchSilo(this ISiloBuilder silo, IConfiguration configuration)
     {
@@ -59,7 +59,9 @@ public static class SearchSiloBuilderExtensions
         }
 
         silo.Services.AddSearchGrainServices(configuration);
+        silo.Services.AddSingleton<ActiveJobsSweep>();
         silo.AddStartupTask<ResumeActiveJobs>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, ResumeJobsOnSiloDeath>();
         return silo;
     }
 

@@ -1,0 +1,100 @@
+using Npgsql;
+
+namespace Orleans.Search.Tests.Cluster;
+
+/// <summary>
+/// A fresh PostgreSQL database per test on the server named by ORLEANS_SEARCH_TEST_POSTGRES (scripts/test.sh sets it),
+/// dropped afterwards. No server is a failure, never a skip: these tests are the only proof of the PostgreSQL cluster.
+/// </summary>
+public sealed class PostgresDatabase : IAsyncDisposable
+{
+    public const string Variable = "ORLEANS_SEARCH_TEST_POSTGRES";
+
+    private PostgresDatabase(string name, string connectionString)
+    {
+        Name = name;
+        ConnectionString = connectionString;
+    }
+
+    public string Name { get; }
+
+    /// <summary>What the silos and gateways get (pooled, as in production).</summary>
+    public string ConnectionString { get; }
+
+    /// <summary>Unpooled, for the test's own look-ups: a pooled connection would be dead after the server restarts.</summary>
+    public string TestConnectionString => new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false }.ToString();
+
+    public static string ServerConnectionString =>
+        Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } cs ? cs
+        : throw new InvalidOperationException($"{Variable} is not set. Run the suite with `bash scripts/test.sh`, or export {Variable} " +
+            "(e.g. the connection string `bash scripts/postgres.sh` prints) before `dotnet test`.");
+
+    public static async Task<PostgresDatabase> CreateAsync()
+    {
+        var server = ServerConnectionString;
+        var name = "orleans_search_t_" + Guid.NewGuid().ToString("N")[..12];
+        try
+        {
+            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server) { Pooling = false }.ToString());
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException)
+        {
+            throw new InvalidOperationException($"PostgreSQL at {Variable} is not reachable or refused CREATE DATABASE: {ex.Message}", ex);
+        }
+        return new PostgresDatabase(name, new NpgsqlConnectionStringBuilder(server) { Database = name }.ToString());
+    }
+
+    public async Task<T?> ScalarAsync<T>(string sql)
+    {
+        await using var connection = new NpgsqlConnection(TestConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        var value = await command.ExecuteScalarAsync();
+        return value is null or DBNull ? default : (T)Convert.ChangeType(value, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public async Task<List<string>> ColumnAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(TestConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var values = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            values.Add(reader.IsDBNull(0) ? "" : Convert.ToString(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture)!);
+        }
+        return values;
+    }
+
+    /// <summary>True when the silo listening on <paramref name="siloPort"/> is Active (3) in the membership table.</summary>
+    public async Task<bool> IsActiveAsync(int siloPort)
+    {
+        try
+        {
+            return await ScalarAsync<long>($"SELECT count(*) FROM orleansmembershiptable WHERE port = {siloPort} AND status = 3") > 0;
+        }
+        catch (NpgsqlException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ServerConnectionString) { Pooling = false }.ToString());
+            await connection.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {Name} WITH (FORCE)", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+        catch (NpgsqlException)
+        {
+            // A leftover test database is harmless; its name says what it is.
+        }
+    }
+}
