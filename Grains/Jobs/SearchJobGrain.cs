@@ -30,6 +30,7 @@ public sealed class SearchJobGrain(
     private IGrainTimer? _flushTimer;
     private Task? _starting;
     private int _unpersisted;
+    private bool _resumeAnnounced;
 
     private SearchJobState S => state.State;
 
@@ -247,8 +248,10 @@ public sealed class SearchJobGrain(
             {
                 Apply(report);
             }
-            if (resumed)
+            // Several pokes may resume one activation (its own timer, the startup sweep, a sweep after a silo died): say it once.
+            if (resumed && !_resumeAnnounced)
             {
+                _resumeAnnounced = true;
                 Emit(JobEventTypes.Resumed, $"Resumed at {Progress():0.#}%");
             }
             await AfterChangeAsync();
