@@ -140,10 +140,10 @@ public sealed class Benchmark(BenchOptions options)
 
         await using var rated = await FakeSearxng.StartAsync(new FakeSearxngOptions
         {
-            Latency = options.Latency, RatePerSecond = options.RatePerSecond, Burst = options.Burst, ArrivalLogLimit = 0,
+            Latency = options.Latency, RatePerSecond = options.RatePerSecond, Burst = options.Burst, ArrivalLogLimit = 100_000,
         }, cancellationToken);
-        await using var free = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = options.Latency, ArrivalLogLimit = 0 }, cancellationToken);
-        await using var fast = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.Zero, ArrivalLogLimit = 0 }, cancellationToken);
+        await using var free = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = options.Latency, ArrivalLogLimit = 100_000 }, cancellationToken);
+        await using var fast = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.Zero, ArrivalLogLimit = 100_000 }, cancellationToken);
 
         var settings = new Dictionary<string, string>
         {
@@ -301,22 +301,24 @@ public sealed class Benchmark(BenchOptions options)
         }
         await QuietAsync(fake, cancellationToken);
         var calls = Workloads.Calls(Workloads.Queries(_runId, $"a-{Tag(scenario)}", scenario.Queries), scenario.Pages);
+        var started = DateTimeOffset.UtcNow;
         var makespan = await new DirectRunners(http, fake).SequentialAsync(calls, cancellationToken);
-        return Report(new Measurement
+        return Report(Pacing(new Measurement
         {
             System = "a", Makespan = makespan, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests, MaxInFlight = fake.MaxInFlight,
-        }, scenario);
+        }, fake, started), scenario);
     }
 
     private async Task<Measurement> WhenAllAsync(Scenario scenario, HttpClient http, FakeSearxng fake, CancellationToken cancellationToken)
     {
         await QuietAsync(fake, cancellationToken);
         var calls = Workloads.Calls(Workloads.Queries(_runId, $"b-{Tag(scenario)}", scenario.Queries), scenario.Pages);
+        var started = DateTimeOffset.UtcNow;
         var makespan = await new DirectRunners(http, fake).WhenAllAsync(calls, scenario.Concurrency, scenario.RatePerSecond, options.BurstInUse, cancellationToken);
-        return Report(new Measurement
+        return Report(Pacing(new Measurement
         {
             System = "b", Makespan = makespan, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests, MaxInFlight = fake.MaxInFlight,
-        }, scenario);
+        }, fake, started), scenario);
     }
 
     private async Task<Measurement> OrleansAsync(Scenario scenario, string provider, HttpClient http, FakeSearxng fake, StorageProbe probe, GatewayChild gateway, CancellationToken cancellationToken)
@@ -327,21 +329,34 @@ public sealed class Benchmark(BenchOptions options)
         var timeout = TimeSpan.FromSeconds(60 + 3 * scenario.Bound.TotalSeconds);
         try
         {
+            var started = DateTimeOffset.UtcNow;
             var outcome = await new OrleansRunner(http, fake).RunAsync(provider, queries, scenario.Pages, timeout, cancellationToken);
             await Task.Delay(500, cancellationToken); // the coalesced job write and the index update land after the terminal event
             var after = await probe.WritesByGrainTypeAsync(cancellationToken);
-            return Report(new Measurement
+            return Report(Pacing(new Measurement
             {
                 System = "c", Makespan = outcome.Makespan, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests,
                 MaxInFlight = fake.MaxInFlight, EventDelaysMs = outcome.EventDelaysMs, Writes = StorageProbe.Delta(before, after),
                 Error = outcome.Problems.Count == 0 ? null : string.Join("; ", outcome.Problems.Take(3)),
-            }, scenario);
+            }, fake, started), scenario);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             Say($"  (c) failed: {ex.Message}\n{Tail(gateway.Output)}");
             return new Measurement { System = "c", Error = ex.Message, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests };
         }
+    }
+
+    /// <summary>From the fake's arrival log: when the first call arrived after the run started, and the arrival rate from first to last.</summary>
+    private static Measurement Pacing(Measurement m, FakeSearxng fake, DateTimeOffset started)
+    {
+        var arrivals = fake.ArrivalsSnapshot().Select(a => a.ArrivedAt).Where(t => t >= started).Order().ToList();
+        if (arrivals.Count < 2)
+        {
+            return m;
+        }
+        var span = (arrivals[^1] - arrivals[0]).TotalSeconds;
+        return m with { FirstArrivalMs = (arrivals[0] - started).TotalMilliseconds, ArrivalRate = span > 0 ? (arrivals.Count - 1) / span : double.NaN };
     }
 
     /// <summary>Between runs: counters reset, and the buckets (the fake's and the service's) refilled by a quiet second.</summary>
@@ -358,6 +373,10 @@ public sealed class Benchmark(BenchOptions options)
         if (scenario.Bound == TimeSpan.Zero)
         {
             line = $"  {name}: {m.Makespan!.Value.TotalSeconds:0.000} s = {scenario.Calls / m.Makespan.Value.TotalSeconds:0} calls/s; {m.ProviderRequests} requests, {m.Throttled} × 429, max in flight {m.MaxInFlight}";
+        }
+        if (m.ArrivalRate is { } arrivalRate)
+        {
+            line += $"; first call after {m.FirstArrivalMs:0} ms, arrivals at {arrivalRate:0.0}/s";
         }
         if (m.EventDelaysMs.Count > 0)
         {
