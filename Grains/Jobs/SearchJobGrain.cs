@@ -480,15 +480,29 @@ public sealed class SearchJobGrain(
         await _publishGate.WaitAsync();
         try
         {
-            while (_outbox.TryDequeue(out var e))
+            while (_outbox.Count > 0)
             {
+                // Everything queued goes out as one stream message: a report that completes ten pages costs one
+                // enqueue, not ten round trips. Subscribers still receive the events one by one, in order.
+                var batch = new List<JobEvent>(_outbox.Count);
+                while (_outbox.TryDequeue(out var e))
+                {
+                    batch.Add(e);
+                }
                 try
                 {
-                    await _stream!.OnNextAsync(e);
+                    if (batch.Count == 1)
+                    {
+                        await _stream!.OnNextAsync(batch[0]);
+                    }
+                    else
+                    {
+                        await _stream!.OnNextBatchAsync(batch);
+                    }
                 }
                 catch (Exception ex)
                 {
-                    logger.LogWarning(ex, "Job {JobId}: publishing event {Seq} failed; subscribers catch up from the tail", JobId, e.Seq);
+                    logger.LogWarning(ex, "Job {JobId}: publishing events {First}–{Last} failed; subscribers catch up from the tail", JobId, batch[0].Seq, batch[^1].Seq);
                 }
             }
         }
