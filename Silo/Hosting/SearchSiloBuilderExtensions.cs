@@ -54,6 +54,7 @@ public static class SearchSiloBuilderExtensions
         {
             // One SQLite file, one writer at a time: let this silo's writes queue without blocking threads.
             silo.Services.SerializeGrainStorageWrites(SearchStorage.Name, SearchStorage.PubSub);
+            silo.Services.SerializeReminderTableWrites();
         }
         if (OperationsExtensions.DashboardEnabled(configuration))
         {
