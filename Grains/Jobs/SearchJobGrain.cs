@@ -32,6 +32,9 @@ public sealed class SearchJobGrain(
     private int _unpersisted;
     private bool _resumeAnnounced;
 
+    /// <summary>Every event before this sequence number is in storage.</summary>
+    private long _storedSeq;
+
     private SearchJobState S => state.State;
 
     private string JobId => this.GetPrimaryKeyString();
@@ -41,6 +44,7 @@ public sealed class SearchJobGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _stream = this.GetStreamProvider(SearchStreams.ProviderName).GetStream<JobEvent>(SearchStreams.ForJob(JobId));
+        _storedSeq = S.NextSeq;
         if (Exists && !JobStates.IsTerminal(S.Status))
         {
             S.NextSeq += SeqGapAfterCrash;
@@ -349,9 +353,15 @@ public sealed class SearchJobGrain(
         // Publish first: subscribers need not wait for the job's coalesced write (the pages behind these events are
         // already durable in their query grains, and up to MaxUnpersistedEvents events go out unpersisted anyway).
         await PublishAsync();
-        if (_unpersisted >= MaxUnpersistedEvents)
+        if (S.NextSeq - _storedSeq >= 8 * MaxUnpersistedEvents)
         {
+            // Storage is far behind: wait for it, so published-but-unstored events stay well under SeqGapAfterCrash.
             await WriteNowAsync();
+        }
+        else if (_unpersisted >= MaxUnpersistedEvents)
+        {
+            // In the background: the next reports need not wait for the job's own (rebuildable) row.
+            _ = WriteInBackgroundAsync();
         }
         else if (_unpersisted > 0)
         {
@@ -446,13 +456,29 @@ public sealed class SearchJobGrain(
         }
     }
 
+    private async Task WriteInBackgroundAsync()
+    {
+        try
+        {
+            await WriteNowAsync();
+        }
+        catch (Exception ex)
+        {
+            // The summary is rebuilt from the query grains on resume; the next write (or deactivation) tries again.
+            logger.LogWarning(ex, "Job {JobId}: a coalesced write failed", JobId);
+            _unpersisted++;
+        }
+    }
+
     /// <summary>Writes at once. Request paths fail fast (the gateway answers 503); background paths ride out an outage.</summary>
     private async Task WriteNowAsync(bool retrying = true)
     {
         _unpersisted = 0;
         _flushTimer?.Dispose();
         _flushTimer = null;
+        var seq = S.NextSeq;
         await (retrying ? _writes.WriteRetryingAsync() : _writes.WriteAsync());
+        _storedSeq = Math.Max(_storedSeq, seq);
     }
 
     private void Emit(string type, string? message, int? queryIndex = null, int? page = null, int? resultCount = null, string? error = null)
@@ -489,15 +515,29 @@ public sealed class SearchJobGrain(
         await _publishGate.WaitAsync();
         try
         {
-            while (_outbox.TryDequeue(out var e))
+            while (_outbox.Count > 0)
             {
+                // Everything queued goes out as one stream message: a report that completes ten pages costs one
+                // enqueue, not ten round trips. Subscribers still receive the events one by one, in order.
+                var batch = new List<JobEvent>(_outbox.Count);
+                while (_outbox.TryDequeue(out var e))
+                {
+                    batch.Add(e);
+                }
                 try
                 {
-                    await _stream!.OnNextAsync(e);
+                    if (batch.Count == 1)
+                    {
+                        await _stream!.OnNextAsync(batch[0]);
+                    }
+                    else
+                    {
+                        await _stream!.OnNextBatchAsync(batch);
+                    }
                 }
                 catch (Exception ex)
                 {
-                    logger.LogWarning(ex, "Job {JobId}: publishing event {Seq} failed; subscribers catch up from the tail", JobId, e.Seq);
+                    logger.LogWarning(ex, "Job {JobId}: publishing events {First}–{Last} failed; subscribers catch up from the tail", JobId, batch[0].Seq, batch[^1].Seq);
                 }
             }
         }

@@ -29,21 +29,22 @@ public sealed class QueryGrain(
 
     private QueryState S => state.State;
 
-    async Task<QueryReport> IQueryGrain.StartAsync(QueryWork work)
+    Task<QueryReport> IQueryGrain.StartAsync(QueryWork work)
     {
         if (S.Work is null)
         {
+            // Not written here: the first checkpoint stores the work with the page. Until then there is nothing this
+            // row could save after a crash that the job does not resend (it resumes every unfinished query with its work).
             S.Work = work;
             S.Status = QueryStates.Running;
             S.Version++;
-            await _writes.WriteAsync();
         }
         if (!QueryStates.IsTerminal(S.Status) && _runTask is null)
         {
             _run = new CancellationTokenSource();
             _runTask = RunAsync(_run.Token);
         }
-        return BuildReport();
+        return Task.FromResult(BuildReport());
     }
 
     async Task<QueryReport> IQueryGrain.CancelAsync(QueryWork work)

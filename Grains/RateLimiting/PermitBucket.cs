@@ -1,23 +1,24 @@
 namespace Orleans.Search.RateLimiting;
 
 /// <summary>
-/// A token bucket (rate per minute, capacity = burst) that only hands out tokens that exist now, so a caller
-/// granted a token may call at once and the provider sees at most <c>burst + rate·t</c> calls in any window t.
+/// A token bucket (rate per minute, capacity = burst) that hands out tokens that exist now, or that are due within
+/// <c>lead</c> tokens (the bucket then goes that far below zero and pays it back before the next grant). The provider
+/// sees at most <c>burst + lead + rate·t</c> calls in any window t; over time, never more than the rate.
 /// </summary>
 public sealed class PermitBucket
 {
     private double _tokens = double.NaN;
     private DateTimeOffset _updated;
 
-    /// <summary>Takes a token if one is available now.</summary>
-    public bool TryTake(DateTimeOffset now, double permitsPerMinute, int burst)
+    /// <summary>Takes a token if one is available now (or due within <paramref name="lead"/> tokens, 0–0.5).</summary>
+    public bool TryTake(DateTimeOffset now, double permitsPerMinute, int burst, double lead = 0)
     {
         if (permitsPerMinute <= 0)
         {
             return true;
         }
         Refill(now, permitsPerMinute, burst);
-        if (_tokens < 1)
+        if (_tokens < 1 - Lead(lead))
         {
             return false;
         }
@@ -25,16 +26,19 @@ public sealed class PermitBucket
         return true;
     }
 
-    /// <summary>When the next whole token will be there (now if one is).</summary>
-    public DateTimeOffset NextTokenAt(DateTimeOffset now, double permitsPerMinute, int burst)
+    /// <summary>When the next token can be taken (now if one can), with the same <paramref name="lead"/>.</summary>
+    public DateTimeOffset NextTokenAt(DateTimeOffset now, double permitsPerMinute, int burst, double lead = 0)
     {
         if (permitsPerMinute <= 0)
         {
             return now;
         }
         Refill(now, permitsPerMinute, burst);
-        return _tokens >= 1 ? now : now + TimeSpan.FromSeconds((1 - _tokens) / (permitsPerMinute / 60));
+        var needed = 1 - Lead(lead);
+        return _tokens >= needed ? now : now + TimeSpan.FromSeconds((needed - _tokens) / (permitsPerMinute / 60));
     }
+
+    private static double Lead(double lead) => Math.Clamp(lead, 0, 0.5);
 
     /// <summary>Empties the bucket: after a provider's 429, start again from nothing.</summary>
     public void Drain(DateTimeOffset now, double permitsPerMinute, int burst)

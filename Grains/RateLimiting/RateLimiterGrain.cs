@@ -16,6 +16,13 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
     /// <summary>How long to pause on a 429 that came without Retry-After.</summary>
     private static readonly TimeSpan DefaultThrottlePause = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// A queued waiter may be granted this much before its token is due. The dispatch timer fires that early, so a
+    /// timer that runs a few milliseconds late (a busy host) does not leave the bucket full and waste the rate; the
+    /// provider may see calls this much closer together, well inside <c>JitterToleranceMs</c>.
+    /// </summary>
+    private static readonly TimeSpan GrantLead = TimeSpan.FromMilliseconds(5);
+
     private readonly PermitBucket _bucket = new();
     private readonly Dictionary<Guid, Lease> _leases = [];
     private readonly FairQueue<Waiter> _queue = new();
@@ -100,7 +107,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
         return Task.FromResult(new LimiterSnapshot
         {
             Key = this.GetPrimaryKeyString(),
-            PermitsAvailable = double.IsPositiveInfinity(available) ? -1 : Math.Round(available, 2),
+            PermitsAvailable = double.IsPositiveInfinity(available) ? -1 : Math.Round(Math.Max(0, available), 2),
             Queued = _queue.Count,
             InFlight = _leases.Count,
             PermitsPerMinute = settings.PermitsPerMinute,
@@ -119,7 +126,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
     private PermitGrant? TryGrant(PermitRequest request, DateTimeOffset now)
     {
         var settings = Settings;
-        if (_leases.Count >= settings.MaxConcurrency || now < _pausedUntil || !_bucket.TryTake(now, settings.PermitsPerMinute, settings.BurstInUse))
+        if (_leases.Count >= settings.MaxConcurrency || now < _pausedUntil || !_bucket.TryTake(now, settings.PermitsPerMinute, settings.BurstInUse, Lead(settings)))
         {
             return null;
         }
@@ -139,7 +146,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
             {
                 return; // a release or an expiry dispatches again
             }
-            var next = now < _pausedUntil ? _pausedUntil : _bucket.NextTokenAt(now, settings.PermitsPerMinute, settings.BurstInUse);
+            var next = now < _pausedUntil ? _pausedUntil : _bucket.NextTokenAt(now, settings.PermitsPerMinute, settings.BurstInUse, Lead(settings));
             if (next > now)
             {
                 WakeAt(next);
@@ -157,6 +164,9 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
             }
         }
     }
+
+    /// <summary><see cref="GrantLead"/> in tokens (at most half a token).</summary>
+    private static double Lead(LimiterSettings settings) => settings.PermitsPerMinute > 0 ? settings.PermitsPerMinute / 60 * GrantLead.TotalSeconds : 0;
 
     private void WakeAt(DateTimeOffset at)
     {

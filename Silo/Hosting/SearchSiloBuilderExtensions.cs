@@ -39,7 +39,9 @@ public static class SearchSiloBuilderExtensions
         var resumePeriod = configuration.GetSection(JobOptions.Section).Get<JobOptions>()?.ResumeReminderPeriod ?? TimeSpan.FromMinutes(1);
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = resumePeriod < o.MinimumReminderPeriod ? resumePeriod : o.MinimumReminderPeriod);
 
-        silo.AddMemoryStreams(SearchStreams.ProviderName);
+        // Pulling agents look for new events every 20 ms instead of 100 ms: a page's event reaches SSE sooner.
+        silo.AddMemoryStreams(SearchStreams.ProviderName, streams => streams.ConfigurePullingAgent(agent =>
+            agent.Configure(o => o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(20))));
         // Stream subscriptions survive the silo that held them. Orleans' own binary format here: the records hold
         // grain references and stream ids that System.Text.Json cannot round-trip.
         silo.AddAdoNetGrainStorage(SearchStorage.PubSub, options => options.Configure<Serializer>((o, serializer) =>
@@ -52,6 +54,7 @@ public static class SearchSiloBuilderExtensions
         {
             // One SQLite file, one writer at a time: let this silo's writes queue without blocking threads.
             silo.Services.SerializeGrainStorageWrites(SearchStorage.Name, SearchStorage.PubSub);
+            silo.Services.SerializeReminderTableWrites();
         }
         if (OperationsExtensions.DashboardEnabled(configuration))
         {

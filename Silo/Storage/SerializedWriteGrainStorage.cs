@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Storage;
 
 namespace Orleans.Search.Silo.Storage;
@@ -45,15 +46,94 @@ internal sealed class SerializedWriteGrainStorage(IGrainStorage inner, Semaphore
     public void Participate(ISiloLifecycle lifecycle) => (inner as ILifecycleParticipant<ISiloLifecycle>)?.Participate(lifecycle);
 }
 
+/// <summary>The one lock that this silo's writes to its SQLite database take turns on.</summary>
+internal sealed class SqliteWriteLock
+{
+    public SemaphoreSlim Gate { get; } = new(1, 1);
+}
+
+/// <summary>The reminder table's writes take the same turns as the grain storage's (see <see cref="SerializedWriteGrainStorage"/>).</summary>
+internal sealed class SerializedWriteReminderTable(IReminderTable inner, SemaphoreSlim writeLock) : IReminderTable
+{
+    public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken = default) => inner.StopAsync(cancellationToken);
+
+    public Task<ReminderTableData> ReadRows(GrainId grainId) => inner.ReadRows(grainId);
+
+    public Task<ReminderTableData> ReadRows(GrainId grainId, CancellationToken cancellationToken) => inner.ReadRows(grainId, cancellationToken);
+
+    public Task<ReminderTableData> ReadRows(uint begin, uint end) => inner.ReadRows(begin, end);
+
+    public Task<ReminderTableData> ReadRows(uint begin, uint end, CancellationToken cancellationToken) => inner.ReadRows(begin, end, cancellationToken);
+
+    public Task<ReminderEntry?> ReadRow(GrainId grainId, string reminderName) => inner.ReadRow(grainId, reminderName);
+
+    public Task<ReminderEntry?> ReadRow(GrainId grainId, string reminderName, CancellationToken cancellationToken) => inner.ReadRow(grainId, reminderName, cancellationToken);
+
+    public Task<string?> UpsertRow(ReminderEntry entry) => LockedAsync(() => inner.UpsertRow(entry));
+
+    public Task<string?> UpsertRow(ReminderEntry entry, CancellationToken cancellationToken) => LockedAsync(() => inner.UpsertRow(entry, cancellationToken));
+
+    public Task<bool> RemoveRow(GrainId grainId, string reminderName, string eTag) => LockedAsync(() => inner.RemoveRow(grainId, reminderName, eTag));
+
+    public Task<bool> RemoveRow(GrainId grainId, string reminderName, string eTag, CancellationToken cancellationToken) =>
+        LockedAsync(() => inner.RemoveRow(grainId, reminderName, eTag, cancellationToken));
+
+    public Task TestOnlyClearTable() => LockedAsync(async () =>
+    {
+        await inner.TestOnlyClearTable();
+        return true;
+    });
+
+    public Task TestOnlyClearTable(CancellationToken cancellationToken) => LockedAsync(async () =>
+    {
+        await inner.TestOnlyClearTable(cancellationToken);
+        return true;
+    });
+
+    private async Task<T> LockedAsync<T>(Func<Task<T>> write)
+    {
+        await writeLock.WaitAsync();
+        try
+        {
+            return await write();
+        }
+        finally
+        {
+            writeLock.Release();
+        }
+    }
+}
+
 internal static class SerializedWriteGrainStorageExtensions
 {
+    /// <summary>
+    /// Wraps the reminder table (already registered) so that its writes take the same turns as the grain storages'.
+    /// </summary>
+    public static IServiceCollection SerializeReminderTableWrites(this IServiceCollection services)
+    {
+        services.TryAddSingleton<SqliteWriteLock>();
+        var original = services.LastOrDefault(d => d.ServiceType == typeof(IReminderTable) && !d.IsKeyedService)
+            ?? throw new InvalidOperationException("The reminder table must be registered before its writes can be serialized.");
+        services.Remove(original);
+        services.AddSingleton<IReminderTable>(sp =>
+        {
+            var inner = (IReminderTable)(original.ImplementationFactory?.Invoke(sp)
+                ?? original.ImplementationInstance
+                ?? ActivatorUtilities.CreateInstance(sp, original.ImplementationType!));
+            return new SerializedWriteReminderTable(inner, sp.GetRequiredService<SqliteWriteLock>().Gate);
+        });
+        return services;
+    }
+
     /// <summary>
     /// Wraps the grain storages named <paramref name="names"/> (already registered) so that their writes take turns
     /// on one lock per process: use it for storages that share one SQLite database.
     /// </summary>
     public static IServiceCollection SerializeGrainStorageWrites(this IServiceCollection services, params string[] names)
     {
-        var writeLock = new SemaphoreSlim(1, 1);
+        services.TryAddSingleton<SqliteWriteLock>();
         foreach (var name in names)
         {
             var original = services.LastOrDefault(d => d.ServiceType == typeof(IGrainStorage) && d.IsKeyedService && Equals(d.ServiceKey, name))
@@ -64,7 +144,7 @@ internal static class SerializedWriteGrainStorageExtensions
                 var inner = (IGrainStorage)(original.KeyedImplementationFactory?.Invoke(sp, key)
                     ?? original.KeyedImplementationInstance
                     ?? ActivatorUtilities.CreateInstance(sp, original.KeyedImplementationType!));
-                return new SerializedWriteGrainStorage(inner, writeLock);
+                return new SerializedWriteGrainStorage(inner, sp.GetRequiredService<SqliteWriteLock>().Gate);
             });
         }
         return services;

@@ -47,7 +47,8 @@ public sealed record BenchOptions
           --sequential-max 100    run (a) only where calls × L fits in this many seconds
           --fast-concurrency 200  C of the L = 0 overhead run
           --out PATH              where to write the Markdown (default: bench/RESULTS.md in the repository)
-          --overhead-only         only the L = 0 overhead run (for profiling)
+          --overhead-only         only the L = 0 overhead run (for profiling; two rounds, the first as warm-up)
+          --overhead-rounds N     repeat the L = 0 run N times and report the last (default 1)
           --gateway-env KEY=VALUE an extra environment variable for the gateway process (repeatable)
           --gateway-log PATH      keep the gateway's console output there
         """;
@@ -72,6 +73,9 @@ public sealed record BenchOptions
     public int OverheadCalls { get; init; } = 4000;
 
     public int FastConcurrency { get; init; } = 200;
+
+    /// <summary>The L = 0 run is repeated this many times; only the last is reported (the others warm the service up).</summary>
+    public int OverheadRounds { get; init; } = 1;
 
     public bool Quick { get; init; }
 
@@ -98,7 +102,8 @@ public sealed record BenchOptions
                 case "--sequential-max": o = o with { SequentialMaxSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                 case "--fast-concurrency": o = o with { FastConcurrency = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                 case "--out": o = o with { OutputPath = Next() }; break;
-                case "--overhead-only": o = o with { OverheadOnly = true, CallCounts = [] }; break;
+                case "--overhead-only": o = o with { OverheadOnly = true, CallCounts = [], OverheadRounds = Math.Max(o.OverheadRounds, 2) }; break;
+                case "--overhead-rounds": o = o with { OverheadRounds = Math.Max(1, int.Parse(Next(), CultureInfo.InvariantCulture)) }; break;
                 case "--gateway-log": o = o with { GatewayLog = Next() }; break;
                 case "--gateway-env":
                     var pair = Next().Split('=', 2);
@@ -122,6 +127,7 @@ public sealed class Benchmark(BenchOptions options)
     private readonly List<string> _log = [];
     private Row? _overhead;
     private double _overheadGatewayCpuMsPerCall;
+    private string _salt = "";
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -134,10 +140,10 @@ public sealed class Benchmark(BenchOptions options)
 
         await using var rated = await FakeSearxng.StartAsync(new FakeSearxngOptions
         {
-            Latency = options.Latency, RatePerSecond = options.RatePerSecond, Burst = options.Burst, ArrivalLogLimit = 0,
+            Latency = options.Latency, RatePerSecond = options.RatePerSecond, Burst = options.Burst, ArrivalLogLimit = 100_000,
         }, cancellationToken);
-        await using var free = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = options.Latency, ArrivalLogLimit = 0 }, cancellationToken);
-        await using var fast = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.Zero, ArrivalLogLimit = 0 }, cancellationToken);
+        await using var free = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = options.Latency, ArrivalLogLimit = 100_000 }, cancellationToken);
+        await using var fast = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.Zero, ArrivalLogLimit = 100_000 }, cancellationToken);
 
         var settings = new Dictionary<string, string>
         {
@@ -171,7 +177,7 @@ public sealed class Benchmark(BenchOptions options)
         }
 
         Say($"Starting the gateway (embedded silo, SQLite at {database})…");
-        await using var gateway = await GatewayChild.StartAsync(work, settings, cancellationToken);
+        await using var gateway = await StartGatewayAsync(work, settings, cancellationToken);
         Say($"Gateway pid {gateway.ProcessId} at {gateway.BaseAddress}");
         using var serviceHttp = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
@@ -208,12 +214,20 @@ public sealed class Benchmark(BenchOptions options)
 
             var overhead = new Scenario(options.OverheadCalls / options.Pages, options.Pages, options.FastConcurrency, TimeSpan.Zero, 0, options.Burst);
             Say($"— Orchestration overhead: {overhead}");
-            var seqFast = await SequentialAsync(overhead, directHttp, fast, cancellationToken, force: true);
-            var whenAllFast = await WhenAllAsync(overhead, directHttp, fast, cancellationToken);
-            var cpuBefore = gateway.CpuTime;
-            var orleansFast = await OrleansAsync(overhead, "fast", serviceHttp, fast, probe, gateway, cancellationToken);
-            _overheadGatewayCpuMsPerCall = (gateway.CpuTime - cpuBefore).TotalMilliseconds / overhead.Calls;
-            _overhead = new Row(overhead, seqFast, whenAllFast, orleansFast, false);
+            for (var round = 1; round <= options.OverheadRounds; round++)
+            {
+                _salt = $"-round{round}";
+                if (options.OverheadRounds > 1)
+                {
+                    Say($"  round {round} of {options.OverheadRounds}{(round < options.OverheadRounds ? " (warm-up, not reported)" : "")}");
+                }
+                var seqFast = await SequentialAsync(overhead, directHttp, fast, cancellationToken, force: true);
+                var whenAllFast = await WhenAllAsync(overhead, directHttp, fast, cancellationToken);
+                var cpuBefore = gateway.CpuTime;
+                var orleansFast = await OrleansAsync(overhead, "fast", serviceHttp, fast, probe, gateway, cancellationToken);
+                _overheadGatewayCpuMsPerCall = (gateway.CpuTime - cpuBefore).TotalMilliseconds / overhead.Calls;
+                _overhead = new Row(overhead, seqFast, whenAllFast, orleansFast, false);
+            }
         }
         finally
         {
@@ -234,6 +248,22 @@ public sealed class Benchmark(BenchOptions options)
             }
             catch (IOException)
             {
+            }
+        }
+    }
+
+    /// <summary>Starts the gateway, trying again if it dies before it is ready (another run on the machine may kill processes).</summary>
+    private async Task<GatewayChild> StartGatewayAsync(string work, Dictionary<string, string> settings, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await GatewayChild.StartAsync(work, settings, cancellationToken);
+            }
+            catch (InvalidOperationException ex) when (attempt < 3)
+            {
+                Say($"The gateway did not start ({ex.Message.Split('\n')[0]}); trying again");
             }
         }
     }
@@ -271,22 +301,24 @@ public sealed class Benchmark(BenchOptions options)
         }
         await QuietAsync(fake, cancellationToken);
         var calls = Workloads.Calls(Workloads.Queries(_runId, $"a-{Tag(scenario)}", scenario.Queries), scenario.Pages);
+        var started = DateTimeOffset.UtcNow;
         var makespan = await new DirectRunners(http, fake).SequentialAsync(calls, cancellationToken);
-        return Report(new Measurement
+        return Report(Pacing(new Measurement
         {
             System = "a", Makespan = makespan, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests, MaxInFlight = fake.MaxInFlight,
-        }, scenario);
+        }, fake, started), scenario);
     }
 
     private async Task<Measurement> WhenAllAsync(Scenario scenario, HttpClient http, FakeSearxng fake, CancellationToken cancellationToken)
     {
         await QuietAsync(fake, cancellationToken);
         var calls = Workloads.Calls(Workloads.Queries(_runId, $"b-{Tag(scenario)}", scenario.Queries), scenario.Pages);
+        var started = DateTimeOffset.UtcNow;
         var makespan = await new DirectRunners(http, fake).WhenAllAsync(calls, scenario.Concurrency, scenario.RatePerSecond, options.BurstInUse, cancellationToken);
-        return Report(new Measurement
+        return Report(Pacing(new Measurement
         {
             System = "b", Makespan = makespan, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests, MaxInFlight = fake.MaxInFlight,
-        }, scenario);
+        }, fake, started), scenario);
     }
 
     private async Task<Measurement> OrleansAsync(Scenario scenario, string provider, HttpClient http, FakeSearxng fake, StorageProbe probe, GatewayChild gateway, CancellationToken cancellationToken)
@@ -297,21 +329,34 @@ public sealed class Benchmark(BenchOptions options)
         var timeout = TimeSpan.FromSeconds(60 + 3 * scenario.Bound.TotalSeconds);
         try
         {
+            var started = DateTimeOffset.UtcNow;
             var outcome = await new OrleansRunner(http, fake).RunAsync(provider, queries, scenario.Pages, timeout, cancellationToken);
             await Task.Delay(500, cancellationToken); // the coalesced job write and the index update land after the terminal event
             var after = await probe.WritesByGrainTypeAsync(cancellationToken);
-            return Report(new Measurement
+            return Report(Pacing(new Measurement
             {
                 System = "c", Makespan = outcome.Makespan, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests,
                 MaxInFlight = fake.MaxInFlight, EventDelaysMs = outcome.EventDelaysMs, Writes = StorageProbe.Delta(before, after),
                 Error = outcome.Problems.Count == 0 ? null : string.Join("; ", outcome.Problems.Take(3)),
-            }, scenario);
+            }, fake, started), scenario);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             Say($"  (c) failed: {ex.Message}\n{Tail(gateway.Output)}");
             return new Measurement { System = "c", Error = ex.Message, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests };
         }
+    }
+
+    /// <summary>From the fake's arrival log: when the first call arrived after the run started, and the arrival rate from first to last.</summary>
+    private static Measurement Pacing(Measurement m, FakeSearxng fake, DateTimeOffset started)
+    {
+        var arrivals = fake.ArrivalsSnapshot().Select(a => a.ArrivedAt).Where(t => t >= started).Order().ToList();
+        if (arrivals.Count < 2)
+        {
+            return m;
+        }
+        var span = (arrivals[^1] - arrivals[0]).TotalSeconds;
+        return m with { FirstArrivalMs = (arrivals[0] - started).TotalMilliseconds, ArrivalRate = span > 0 ? (arrivals.Count - 1) / span : double.NaN };
     }
 
     /// <summary>Between runs: counters reset, and the buckets (the fake's and the service's) refilled by a quiet second.</summary>
@@ -329,6 +374,10 @@ public sealed class Benchmark(BenchOptions options)
         {
             line = $"  {name}: {m.Makespan!.Value.TotalSeconds:0.000} s = {scenario.Calls / m.Makespan.Value.TotalSeconds:0} calls/s; {m.ProviderRequests} requests, {m.Throttled} × 429, max in flight {m.MaxInFlight}";
         }
+        if (m.ArrivalRate is { } arrivalRate)
+        {
+            line += $"; first call after {m.FirstArrivalMs:0} ms, arrivals at {arrivalRate:0.0}/s";
+        }
         if (m.EventDelaysMs.Count > 0)
         {
             line += $"; page→SSE p50 {Stats.Percentile(m.EventDelaysMs, 50):0.0} ms, p99 {Stats.Percentile(m.EventDelaysMs, 99):0.0} ms";
@@ -345,7 +394,7 @@ public sealed class Benchmark(BenchOptions options)
         return m;
     }
 
-    private static string Tag(Scenario s) => string.Create(CultureInfo.InvariantCulture, $"{s.Calls}-c{s.Concurrency}-{(s.RateLimited ? "r" : "n")}-l{s.Latency.TotalMilliseconds:0}");
+    private string Tag(Scenario s) => string.Create(CultureInfo.InvariantCulture, $"{s.Calls}-c{s.Concurrency}-{(s.RateLimited ? "r" : "n")}-l{s.Latency.TotalMilliseconds:0}{_salt}");
 
     private static string Tail(string text) => text.Length <= 4000 ? text : text[^4000..];
 

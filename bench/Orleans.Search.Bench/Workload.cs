@@ -62,6 +62,12 @@ public sealed record Measurement
     public IReadOnlyDictionary<string, long> Writes { get; init; } = new Dictionary<string, long>();
 
     public string? Error { get; init; }
+
+    /// <summary>From the start of the run to the first call's arrival at the fake.</summary>
+    public double? FirstArrivalMs { get; init; }
+
+    /// <summary>Calls per second at the fake from the first arrival to the last (the pace the limiter achieved).</summary>
+    public double? ArrivalRate { get; init; }
 }
 
 public static class Stats
