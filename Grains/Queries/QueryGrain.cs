@@ -16,6 +16,7 @@ public sealed class QueryGrain(
     SearchProviderCatalog providers,
     ProviderResilience resilience,
     ProviderPermits permits,
+    ILocalSiloDetails localSilo,
     TimeProvider time,
     ILogger<QueryGrain> logger) : Grain, IQueryGrain
 {
@@ -195,7 +196,7 @@ public sealed class QueryGrain(
     {
         try
         {
-            return await cache.LookupAsync(fetcherId, cancellationToken);
+            return await cache.LookupAsync(fetcherId, localSilo.SiloAddress, cancellationToken);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
