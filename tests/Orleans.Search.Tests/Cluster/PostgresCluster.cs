@@ -38,9 +38,10 @@ public sealed class PostgresCluster : IAsyncDisposable
     /// <summary>Settings every silo and gateway of this cluster shares, plus the test's own.</summary>
     public Dictionary<string, string> Settings { get; } = [];
 
-    public static async Task<PostgresCluster> CreateAsync(FakeSearxngOptions? searxng = null)
+    /// <summary>A cluster on a fresh database, or on <paramref name="database"/> (which it then owns and drops).</summary>
+    public static async Task<PostgresCluster> CreateAsync(FakeSearxngOptions? searxng = null, PostgresDatabase? database = null)
     {
-        var database = await PostgresDatabase.CreateAsync();
+        database ??= await PostgresDatabase.CreateAsync();
         var fake = await FakeSearxng.StartAsync(searxng ?? new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(30) });
         var cluster = new PostgresCluster(database, fake);
         foreach (var (key, value) in new Dictionary<string, string>
