@@ -42,6 +42,7 @@ public static class GatewayExtensions
                     o.ClusterId = cluster.ClusterId;
                     o.ServiceId = cluster.ServiceId;
                 });
+                client.Services.AddDatabaseExceptionSerialization();
                 client.AddMemoryStreams(SearchStreams.ProviderName);
                 // Notice new and dead silos' gateways quickly.
                 client.Configure<Orleans.Configuration.GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));

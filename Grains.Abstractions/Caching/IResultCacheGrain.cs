@@ -8,8 +8,9 @@ namespace Orleans.Search.Caching;
 public interface IResultCacheGrain : IGrainWithStringKey
 {
     /// <summary>A hit, or the answer "you fetch" (then call <see cref="CompleteAsync"/> or <see cref="AbandonAsync"/> with the same id).</summary>
+    /// <remarks><paramref name="fetcherSilo"/> is the caller's silo: if it dies while fetching, waiters stop waiting for it.</remarks>
     [Alias("Lookup")]
-    Task<CacheLookup> LookupAsync(Guid fetcherId, CancellationToken cancellationToken = default);
+    Task<CacheLookup> LookupAsync(Guid fetcherId, SiloAddress? fetcherSilo, CancellationToken cancellationToken = default);
 
     [Alias("Complete"), OneWay]
     Task CompleteAsync(Guid fetcherId, IReadOnlyList<CachedHit> hits);

@@ -53,6 +53,9 @@ public sealed record PermitRequest
     /// (a release for a queued request withdraws it).
     /// </summary>
     [Id(3)] public required Guid LeaseId { get; init; }
+
+    /// <summary>The holder's silo: when it is declared dead, its leases are reclaimed at once rather than at expiry.</summary>
+    [Id(5)] public SiloAddress? HolderSilo { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("Orleans.Search.PermitGrant")]

@@ -12,17 +12,22 @@ public sealed class CacheOptions
 
 /// <summary>
 /// In memory: a cache entry is cheap to lose. Reentrant so waiters never block; the activation lives as long
-/// as an entry may (collection age), and one fetch at a time is in flight (a dead fetcher's turn times out).
+/// as an entry may (collection age), and one fetch at a time is in flight (a dead fetcher's turn times out, and ends
+/// at once when the fetcher's silo is declared dead).
 /// </summary>
 [Reentrant, CollectionAgeLimit(Minutes = 65)]
-public sealed class ResultCacheGrain(IOptionsMonitor<CacheOptions> options, TimeProvider time) : Grain, IResultCacheGrain
+public sealed class ResultCacheGrain(IOptionsMonitor<CacheOptions> options, IClusterMembershipService membership, TimeProvider time)
+    : Grain, IResultCacheGrain
 {
     private static readonly TimeSpan FetchTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often a waiter checks that the fetcher's silo is still alive.</summary>
+    private static readonly TimeSpan LivenessCheck = TimeSpan.FromSeconds(1);
     private IReadOnlyList<CachedHit>? _hits;
     private DateTimeOffset _expiresAt;
     private Fetch? _fetch;
 
-    async Task<CacheLookup> IResultCacheGrain.LookupAsync(Guid fetcherId, CancellationToken cancellationToken)
+    async Task<CacheLookup> IResultCacheGrain.LookupAsync(Guid fetcherId, SiloAddress? fetcherSilo, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -31,20 +36,30 @@ public sealed class ResultCacheGrain(IOptionsMonitor<CacheOptions> options, Time
             {
                 return new CacheLookup { Hits = _hits };
             }
-            if (_fetch is null || _fetch.StartedAt + FetchTimeout < now)
+            if (_fetch is null || _fetch.StartedAt + FetchTimeout < now || FetcherDied(_fetch))
             {
                 _fetch?.Done.TrySetResult(null);
-                _fetch = new Fetch(fetcherId, now);
+                _fetch = new Fetch(fetcherId, fetcherSilo, now);
                 return new CacheLookup();
             }
-            var fetched = await _fetch.Done.Task.WaitAsync(FetchTimeout, time, cancellationToken);
-            if (fetched is not null)
+            var fetch = _fetch;
+            try
             {
-                return new CacheLookup { Hits = fetched };
+                var fetched = await fetch.Done.Task.WaitAsync(LivenessCheck, time, cancellationToken);
+                if (fetched is not null)
+                {
+                    return new CacheLookup { Hits = fetched };
+                }
             }
-            // The fetch was abandoned: someone else becomes the fetcher (maybe us).
+            catch (TimeoutException)
+            {
+                // Not done yet: look again (the fetcher may have died with its silo, or run out of time).
+            }
+            // Otherwise the fetch was abandoned: someone else becomes the fetcher (maybe us).
         }
     }
+
+    private bool FetcherDied(Fetch fetch) => fetch.Silo is { } silo && membership.CurrentSnapshot.GetSiloStatus(silo) == SiloStatus.Dead;
 
     Task IResultCacheGrain.CompleteAsync(Guid fetcherId, IReadOnlyList<CachedHit> hits)
     {
@@ -68,7 +83,7 @@ public sealed class ResultCacheGrain(IOptionsMonitor<CacheOptions> options, Time
         return Task.CompletedTask;
     }
 
-    private sealed record Fetch(Guid FetcherId, DateTimeOffset StartedAt)
+    private sealed record Fetch(Guid FetcherId, SiloAddress? Silo, DateTimeOffset StartedAt)
     {
         public TaskCompletionSource<IReadOnlyList<CachedHit>?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

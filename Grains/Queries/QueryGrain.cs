@@ -16,6 +16,7 @@ public sealed class QueryGrain(
     SearchProviderCatalog providers,
     ProviderResilience resilience,
     ProviderPermits permits,
+    ILocalSiloDetails localSilo,
     TimeProvider time,
     ILogger<QueryGrain> logger) : Grain, IQueryGrain
 {
@@ -197,7 +198,7 @@ public sealed class QueryGrain(
     {
         try
         {
-            return await cache.LookupAsync(fetcherId, cancellationToken);
+            return await cache.LookupAsync(fetcherId, localSilo.SiloAddress, cancellationToken);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {

@@ -4,7 +4,7 @@ namespace Orleans.Search.RateLimiting;
 /// The caller's side of the limiters: a provider call needs a permit from its user's limiter and from the
 /// provider's limiter. The request carries a lease id the caller chose, so it can always withdraw it.
 /// </summary>
-public sealed class ProviderPermits(IGrainFactory grains, TimeProvider time)
+public sealed class ProviderPermits(IGrainFactory grains, ILocalSiloDetails localSilo, TimeProvider time)
 {
     /// <summary>About 30 s of retries: longer than failure detection takes to declare a killed silo dead.</summary>
     private const int MaxClusterFailures = 20;
@@ -15,7 +15,7 @@ public sealed class ProviderPermits(IGrainFactory grains, TimeProvider time)
     public async Task<PermitLease> AcquireAsync(string owner, string provider, string holder, string? jobId, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
-        var request = new PermitRequest { Holder = holder, JobId = jobId, User = owner, LeaseDuration = leaseDuration, LeaseId = Guid.NewGuid() };
+        var request = new PermitRequest { Holder = holder, JobId = jobId, User = owner, LeaseDuration = leaseDuration, LeaseId = Guid.NewGuid(), HolderSilo = localSilo.SiloAddress };
         var user = grains.GetGrain<IRateLimiterGrain>(LimiterKeys.User(owner));
         var providerLimiter = grains.GetGrain<IRateLimiterGrain>(LimiterKeys.Provider(provider));
 

@@ -7,7 +7,7 @@ namespace Orleans.Search.RateLimiting;
 /// caller waits in a fair queue that a timer drains as tokens accrue and slots free up.
 /// </summary>
 [Reentrant]
-public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeProvider time, ILogger<RateLimiterGrain> logger)
+public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClusterMembershipService membership, TimeProvider time, ILogger<RateLimiterGrain> logger)
     : Grain, IRateLimiterGrain
 {
     /// <summary>A queued caller is answered "not yet, ask again" after this, well inside the call timeout.</summary>
@@ -130,7 +130,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
         {
             return null;
         }
-        _leases[request.LeaseId] = new Lease(request.Holder, now + request.LeaseDuration);
+        _leases[request.LeaseId] = new Lease(request.Holder, request.HolderSilo, now + request.LeaseDuration);
         _granted++;
         EnsureSweeper();
         return new PermitGrant { Granted = true, LeaseId = request.LeaseId, NotBefore = now };
@@ -205,9 +205,12 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
     private void ExpireLeases(DateTimeOffset now)
     {
         List<Guid>? expired = null;
+        // A killed silo never releases its leases; without this its slots stay taken until they expire, and the
+        // survivors' calls (the resumed queries among them) queue behind them for up to a lease duration.
+        var members = membership.CurrentSnapshot;
         foreach (var (id, lease) in _leases)
         {
-            if (lease.ExpiresAt <= now)
+            if (lease.ExpiresAt <= now || (lease.Silo is { } silo && members.GetSiloStatus(silo) == SiloStatus.Dead))
             {
                 (expired ??= []).Add(id);
             }
@@ -218,7 +221,9 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
         }
         foreach (var id in expired)
         {
-            logger.LogWarning("Limiter {Key}: lease of {Holder} expired unreleased; reclaiming it", this.GetPrimaryKeyString(), _leases[id].Holder);
+            var lease = _leases[id];
+            logger.LogWarning("Limiter {Key}: lease of {Holder} {Why}; reclaiming it", this.GetPrimaryKeyString(), lease.Holder,
+                lease.ExpiresAt <= now ? "expired unreleased" : $"held on dead silo {lease.Silo}");
             _leases.Remove(id);
             _expired++;
         }
@@ -243,7 +248,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, TimeP
         return Task.CompletedTask;
     }
 
-    private sealed record Lease(string Holder, DateTimeOffset ExpiresAt);
+    private sealed record Lease(string Holder, SiloAddress? Silo, DateTimeOffset ExpiresAt);
 
     private sealed class Waiter(PermitRequest request)
     {

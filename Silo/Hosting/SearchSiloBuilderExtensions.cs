@@ -62,11 +62,26 @@ public static class SearchSiloBuilderExtensions
         }
 
         silo.Services.AddSearchGrainServices(configuration);
+        silo.Services.AddDatabaseExceptionSerialization();
         silo.Services.AddSingleton<ActiveJobsSweep>();
         silo.AddStartupTask<ResumeActiveJobs>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, ResumeJobsOnSiloDeath>();
         return silo;
     }
+
+    /// <summary>
+    /// Lets database exceptions cross grain calls intact. Orleans serializes only exceptions of the namespaces it lists
+    /// (System, Microsoft, Orleans, ...); an NpgsqlException would reach the gateway as a CodecNotFoundException, and
+    /// the gateway could no longer tell "database away" (503, retry) from a bug (500). Silos and clients both need it.
+    /// </summary>
+    public static IServiceCollection AddDatabaseExceptionSerialization(this IServiceCollection services) =>
+        services.Configure<ExceptionSerializationOptions>(o =>
+        {
+            if (!o.SupportedNamespacePrefixes.Contains("Npgsql"))
+            {
+                o.SupportedNamespacePrefixes.Add("Npgsql");
+            }
+        });
 
     /// <summary>Clustering, identity and endpoints from the <c>Cluster</c> section.</summary>
     public static ISiloBuilder UseSearchClustering(this ISiloBuilder silo, IConfiguration configuration)

@@ -38,9 +38,10 @@ public sealed class PostgresCluster : IAsyncDisposable
     /// <summary>Settings every silo and gateway of this cluster shares, plus the test's own.</summary>
     public Dictionary<string, string> Settings { get; } = [];
 
-    public static async Task<PostgresCluster> CreateAsync(FakeSearxngOptions? searxng = null)
+    /// <summary>A cluster on a fresh database, or on <paramref name="database"/> (which it then owns and drops).</summary>
+    public static async Task<PostgresCluster> CreateAsync(FakeSearxngOptions? searxng = null, PostgresDatabase? database = null)
     {
-        var database = await PostgresDatabase.CreateAsync();
+        database ??= await PostgresDatabase.CreateAsync();
         var fake = await FakeSearxng.StartAsync(searxng ?? new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(30) });
         var cluster = new PostgresCluster(database, fake);
         foreach (var (key, value) in new Dictionary<string, string>
@@ -60,6 +61,8 @@ public sealed class PostgresCluster : IAsyncDisposable
             ["Limits:User:Burst"] = "100",
             ["Limits:User:MaxConcurrency"] = "50",
             ["Limits:User:MaxActiveJobs"] = "100",
+            ["Logging:Console:TimestampFormat"] = "HH:mm:ss.fff ",
+            ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information",
         })
         {
             cluster.Settings[key] = value;
@@ -136,10 +139,39 @@ public sealed class PostgresCluster : IAsyncDisposable
     }
 
     /// <summary>Every job's status, each terminal, within the deadline.</summary>
-    public static async Task<IReadOnlyList<JobStatus>> WaitForAllAsync(GatewayProcess gateway, IReadOnlyList<string> jobIds, TimeSpan timeout)
+    public async Task<IReadOnlyList<JobStatus>> WaitForAllAsync(GatewayProcess gateway, IReadOnlyList<string> jobIds, TimeSpan timeout)
     {
         var done = new Dictionary<string, JobStatus>();
-        await Eventually.ReturnsAsync(async () =>
+        try
+        {
+            await WaitAsync();
+        }
+        catch (TimeoutException ex)
+        {
+            var stuck = new List<string>();
+            foreach (var id in jobIds.Where(id => !done.ContainsKey(id)))
+            {
+                using var http = gateway.Http();
+                stuck.Add($"job {id}: {await Describe(http, $"/api/search-jobs/{id}/debug")}\nevents: {await Describe(http, $"/api/search-jobs/{id}/events")}");
+            }
+            throw new TimeoutException($"{ex.Message}\n{string.Join("\n", stuck)}\n{Logs()}", ex);
+        }
+        return jobIds.Select(id => done[id]).ToList();
+
+        static async Task<string> Describe(HttpClient http, string path)
+        {
+            try
+            {
+                http.Timeout = TimeSpan.FromSeconds(10);
+                return await http.GetStringAsync(path);
+            }
+            catch (Exception e)
+            {
+                return e.Message;
+            }
+        }
+
+        Task WaitAsync() => Eventually.ReturnsAsync(async () =>
         {
             foreach (var id in jobIds.Where(id => !done.ContainsKey(id)))
             {
@@ -150,12 +182,11 @@ public sealed class PostgresCluster : IAsyncDisposable
             }
             return done.Count;
         }, count => count == jobIds.Count, $"all {jobIds.Count} jobs to finish", timeout);
-        return jobIds.Select(id => done[id]).ToList();
     }
 
     /// <summary>What every process printed, for a failure message.</summary>
-    public string Logs() => string.Join("\n", _silos.Select((s, i) => $"--- silo {i} (port {s.SiloPort}) ---\n{s.Output}")
-        .Concat(_gateways.Select((g, i) => $"--- gateway {i} ---\n{g.Output}")));
+    public string Logs() => string.Join("\n", _silos.Select((s, i) => $"--- silo {i} (port {s.SiloPort}, {s.State}) ---\n{s.Output}")
+        .Concat(_gateways.Select((g, i) => $"--- gateway {i} ({g.BaseAddress}, {g.State}) ---\n{g.Output}")));
 
     private Dictionary<string, string> With(IDictionary<string, string>? extra)
     {

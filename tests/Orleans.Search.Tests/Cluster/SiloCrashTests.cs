@@ -11,8 +11,10 @@ public sealed class SiloCrashTests(ITestOutputHelper output)
     [Fact]
     public async Task Jobs_whose_grains_died_with_a_killed_silo_resume_within_seconds_and_finish_without_refetching_a_completed_page()
     {
-        await using var cluster = await PostgresCluster.CreateAsync(new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(50) });
+        await using var cluster = await PostgresCluster.CreateAsync(new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(150) });
         // A 10-minute reminder: only the silo-death sweep can explain a resume within seconds.
+        // Four calls at a time keep the run slow enough to stop it part way.
+        cluster.Settings["Search:Providers:web:MaxConcurrency"] = "4";
         var silos = await cluster.StartSilosAsync(2, new Dictionary<string, string> { ["Jobs:ResumeReminderPeriod"] = "00:10:00" });
         var gateway = await cluster.StartGatewayAsync();
 
@@ -25,7 +27,7 @@ public sealed class SiloCrashTests(ITestOutputHelper output)
         var allQueries = jobs.SelectMany(j => j.Queries).ToHashSet();
 
         // Mid-run: some pages done, then freeze the provider so what is done stays done while we look.
-        await Eventually.TrueAsync(() => cluster.Searxng.SuccessCountsSnapshot().Keys.Count(k => allQueries.Contains(k.Query)) >= 40, "some pages to complete");
+        await Eventually.TrueAsync(() => cluster.Searxng.SuccessCountsSnapshot().Keys.Count(k => allQueries.Contains(k.Query)) >= 30, "some pages to complete");
         cluster.Searxng.Options.CloseGate();
         var completedBeforeKill = await Eventually.ReturnsAsync(async () =>
         {
@@ -34,7 +36,7 @@ public sealed class SiloCrashTests(ITestOutputHelper output)
             var done = statuses.All(s => s is not null) ? statuses.Sum(s => s!.Queries.Sum(q => q.PagesDone)) : -1;
             return (Done: done, Fetched: fetched);
         }, x => x.Done == x.Fetched.Count, "every fetched page to be checkpointed and reported").ContinueWith(t => t.Result.Fetched);
-        Assert.InRange(completedBeforeKill.Count, 40, 199);
+        Assert.InRange(completedBeforeKill.Count, 30, 150);
 
         // Kill the silo that hosts the most unfinished query grains, so the test is about them.
         var client = await cluster.ClientAsync();
@@ -53,6 +55,7 @@ public sealed class SiloCrashTests(ITestOutputHelper output)
 
         victim.Kill();
         var killedAt = DateTimeOffset.UtcNow;
+        output.WriteLine($"killed at {killedAt:HH:mm:ss.fff}");
         cluster.Searxng.Options.OpenGate();
 
         // Nobody calls the lost queries: their first new page must come from the survivor, well before any reminder.
@@ -63,11 +66,12 @@ public sealed class SiloCrashTests(ITestOutputHelper output)
             at => at is not null, "a query of the killed silo to fetch again", TimeSpan.FromSeconds(30));
         output.WriteLine($"first page of a lost query requested {(resumedAt!.Value - killedAt).TotalSeconds:0.0} s after the kill");
 
-        var finals = await PostgresCluster.WaitForAllAsync(gateway, jobs.Select(j => j.Id).ToList(), TimeSpan.FromSeconds(90));
+        var finals = await cluster.WaitForAllAsync(gateway, jobs.Select(j => j.Id).ToList(), TimeSpan.FromSeconds(90));
         for (var i = 0; i < jobs.Count; i++)
         {
-            Assert.True(JobStates.Completed == finals[i].Status, $"job {i} ended {finals[i].Status}: {finals[i].Error}\n{cluster.Logs()}");
-            Assert.Equal(100, finals[i].Results.Count);
+            var errors = string.Join("; ", finals[i].Queries.Where(q => q.Error is not null).Select(q => $"{q.Query}: {q.Error}"));
+            Assert.True(JobStates.Completed == finals[i].Status && finals[i].Results.Count == 100,
+                $"job {i} ended {finals[i].Status} with {finals[i].Results.Count} results: {finals[i].Error} {errors}\n{cluster.Logs()}");
             foreach (var query in jobs[i].Queries)
             {
                 Assert.Equal(20, finals[i].Results.Count(r => r.Query == query));

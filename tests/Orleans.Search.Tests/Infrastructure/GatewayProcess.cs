@@ -34,6 +34,9 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>"running", or how it ended, for failure messages.</summary>
+    public string State => _process.HasExited ? $"exited with {_process.ExitCode}" : "running";
+
     /// <summary>Starts the gateway DLL with settings as environment variables and waits until /readyz answers 200.</summary>
     public static async Task<GatewayProcess> StartAsync(string workingDirectory, int httpPort, IDictionary<string, string> settings)
     {

@@ -32,6 +32,9 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>"running", or how it ended, for failure messages.</summary>
+    public string State => _process.HasExited ? $"exited with {_process.ExitCode}" : "running";
+
     public string Output
     {
         get
@@ -68,6 +71,7 @@ public sealed class SiloProcess : IAsyncDisposable
         start.Environment["Cluster__SiloPort"] = siloPort.ToString();
         start.Environment["Cluster__GatewayPort"] = gatewayPort.ToString();
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        start.Environment["Logging__Console__TimestampFormat"] = "HH:mm:ss.fff ";
         // What the silo does about dead silos and resumed jobs is worth seeing when a test fails.
         start.Environment["Logging__LogLevel__Orleans.Search"] = "Information";
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
