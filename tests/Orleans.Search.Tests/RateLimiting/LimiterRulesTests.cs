@@ -15,10 +15,12 @@ namespace Orleans.Search.Tests.RateLimiting;
 public sealed class LimiterRulesTests(SearchClusterFixture fixture)
 {
     [Theory]
-    [InlineData(600, 10, 1)]
-    [InlineData(3000, 5, 7)]
-    [InlineData(60, 1, 42)]
-    public void The_bucket_never_grants_more_than_burst_plus_rate_times_t_in_any_window(double perMinute, int burst, int seed)
+    [InlineData(600, 10, 0, 1)]
+    [InlineData(3000, 5, 0, 7)]
+    [InlineData(60, 1, 0, 42)]
+    [InlineData(3000, 5, 0.25, 3)]
+    [InlineData(600, 2, 0.5, 9)]
+    public void The_bucket_never_grants_more_than_burst_plus_lead_plus_rate_times_t_in_any_window(double perMinute, int burst, double lead, int seed)
     {
         var random = new Random(seed);
         var bucket = new PermitBucket();
@@ -31,7 +33,7 @@ public sealed class LimiterRulesTests(SearchClusterFixture fixture)
             var tries = random.Next(0, 4);
             for (var i = 0; i < tries; i++)
             {
-                if (bucket.TryTake(now, perMinute, burst))
+                if (bucket.TryTake(now, perMinute, burst, lead))
                 {
                     grants.Add(now);
                 }
@@ -42,7 +44,7 @@ public sealed class LimiterRulesTests(SearchClusterFixture fixture)
         Assert.True(grants.Count > perSecond * 60, "the callers were greedy enough to be limited");
         for (int start = 0, end = 0; start < grants.Count; start++)
         {
-            // Every window that begins at a grant: the ones inside it (inclusive) may not exceed burst + rate·t.
+            // Every window that begins at a grant: the ones inside it (inclusive) may not exceed burst + lead + rate·t.
             foreach (var window in new[] { 0.0, 0.1, 1, 10 })
             {
                 end = start;
@@ -50,7 +52,7 @@ public sealed class LimiterRulesTests(SearchClusterFixture fixture)
                 {
                     end++;
                 }
-                var allowed = burst + perSecond * window;
+                var allowed = burst + lead + perSecond * window;
                 Assert.True(end - start <= allowed + 1e-9, $"{end - start} grants within {window} s of {grants[start]:O}; at most {allowed} allowed");
             }
         }
