@@ -187,7 +187,9 @@ public sealed class QueryGrain(
             {
                 Log(new AttemptRecord { Page = page, Attempt = attempt + 1, StartedAt = time.GetUtcNow(), Error = S.Error });
             }
-            logger.LogWarning("Query {Key} page {Page} failed after {Attempts} attempts: {Error}", this.GetPrimaryKeyString(), page, attempt, S.Error);
+            // Provider failures are expected and described; anything else is a bug, so keep its stack.
+            logger.LogWarning(ex is ProviderException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException ? null : ex,
+                "Query {Key} page {Page} failed after {Attempts} attempts: {Error}", this.GetPrimaryKeyString(), page, attempt, S.Error);
             EndIfAllPagesDone(work);
             await SaveAndReportAsync();
         }

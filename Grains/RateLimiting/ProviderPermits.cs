@@ -4,7 +4,7 @@ namespace Orleans.Search.RateLimiting;
 /// The caller's side of the limiters: a provider call needs a permit from its user's limiter and from the
 /// provider's limiter. The request carries a lease id the caller chose, so it can always withdraw it.
 /// </summary>
-public sealed class ProviderPermits(IGrainFactory grains, ILocalSiloDetails localSilo, TimeProvider time)
+public sealed class ProviderPermits(IGrainFactory grains, ILocalSiloDetails localSilo, TimeProvider time, ILogger<ProviderPermits> logger)
 {
     /// <summary>About 30 s of retries: longer than failure detection takes to declare a killed silo dead.</summary>
     private const int MaxClusterFailures = 20;
@@ -41,13 +41,20 @@ public sealed class ProviderPermits(IGrainFactory grains, ILocalSiloDetails loca
                 cancellationToken.ThrowIfCancellationRequested();
                 try
                 {
-                    if ((await limiter.AcquireAsync(request, cancellationToken)).Granted)
+                    // Pattern, not .Granted: an answer lost in a silo's death must read as "not yet", never as a crash.
+                    if (await limiter.AcquireAsync(request, cancellationToken) is { Granted: true })
                     {
+                        if (failures > 0)
+                        {
+                            logger.LogInformation("Limiter {Limiter} granted {Holder} after {Failures} failed attempts", limiter.GetPrimaryKeyString(), request.Holder, failures);
+                        }
                         return;
                     }
                 }
                 catch (Exception ex) when (IsClusterTransient(ex) && ++failures < MaxClusterFailures)
                 {
+                    logger.LogWarning("Limiter {Limiter} unreachable for {Holder} (attempt {Attempt}): {Error}; retrying",
+                        limiter.GetPrimaryKeyString(), request.Holder, failures, ex.GetType().Name);
                     // The limiter's silo died (or is being declared dead): the grain re-activates on a survivor.
                     // Waiting a little beats failing the page for good.
                     await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 * failures * failures)), time, cancellationToken);

@@ -68,7 +68,7 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output)
         {
             cluster.Searxng.Options.OpenGate();
             await PgCtlAsync("start");
-            await Eventually.TrueAsync(() => AcceptsConnectionsAsync().GetAwaiter().GetResult(), "PostgreSQL to accept connections again", TimeSpan.FromSeconds(60));
+            await Eventually.ReturnsAsync(AcceptsConnectionsAsync, ok => ok, "PostgreSQL to accept connections again", TimeSpan.FromSeconds(60));
         }
         output.WriteLine($"PostgreSQL was down {stoppedAt.Elapsed.TotalSeconds:0.0} s");
 
