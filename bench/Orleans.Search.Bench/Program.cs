@@ -279,6 +279,17 @@ public sealed class Benchmark(BenchOptions options)
             {
                 Say($"The gateway did not start ({ex.Message.Split('\n')[0]}); trying again");
             }
+            catch
+            {
+                try
+                {
+                    Directory.Delete(work, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+                throw;
+            }
         }
     }
 
