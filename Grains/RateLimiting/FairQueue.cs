@@ -28,6 +28,18 @@ public sealed class FairQueue<T>
         Count++;
     }
 
+    /// <summary>The item <see cref="TryDequeue"/> would take next, left in place.</summary>
+    public bool TryPeek(out T item)
+    {
+        if (_users.First is not { } userNode)
+        {
+            item = default!;
+            return false;
+        }
+        item = userNode.Value.Items.First!.Value.Items.First!.Value;
+        return true;
+    }
+
     /// <summary>Takes the next item in fair order; the lanes it came from go to the back of their rotations.</summary>
     public bool TryDequeue(out T item)
     {

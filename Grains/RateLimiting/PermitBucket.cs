@@ -35,7 +35,13 @@ public sealed class PermitBucket
         }
         Refill(now, permitsPerMinute, burst);
         var needed = 1 - Lead(lead);
-        return _tokens >= needed ? now : now + TimeSpan.FromSeconds((needed - _tokens) / (permitsPerMinute / 60));
+        if (_tokens >= needed)
+        {
+            return now;
+        }
+        // Rounded up to a whole tick, so "later" never comes out as "now".
+        var wait = TimeSpan.FromTicks((long)Math.Ceiling((needed - _tokens) / (permitsPerMinute / 60) * TimeSpan.TicksPerSecond));
+        return now + (wait > TimeSpan.Zero ? wait : TimeSpan.FromTicks(1));
     }
 
     private static double Lead(double lead) => Math.Clamp(lead, 0, 0.5);

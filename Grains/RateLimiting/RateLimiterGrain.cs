@@ -152,12 +152,19 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
                 WakeAt(next);
                 return;
             }
-            _queue.TryDequeue(out var waiter);
+            _queue.TryPeek(out var waiter);
             if (waiter.Completion.Task.IsCompleted)
             {
+                _queue.TryDequeue(out _);
                 continue;
             }
-            var grant = TryGrant(waiter.Request, now)!;
+            if (TryGrant(waiter.Request, now) is not { } grant)
+            {
+                // The bucket said "now" but the token is a rounding error short: look again in a moment.
+                WakeAt(now + TimeSpan.FromMilliseconds(1));
+                return;
+            }
+            _queue.TryDequeue(out _);
             if (!waiter.Completion.TrySetResult(grant))
             {
                 _leases.Remove(grant.LeaseId);

@@ -132,7 +132,7 @@ public sealed class GatewayChild : IAsyncDisposable
         }
         lock (_output)
         {
-            if (_output.Length < 1_000_000)
+            if (_output.Length < 20_000_000)
             {
                 _output.AppendLine(line);
             }

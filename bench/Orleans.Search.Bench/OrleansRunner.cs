@@ -19,6 +19,9 @@ public sealed class OrleansRunner(HttpClient http, FakeSearxng fake)
 {
     public const int MaxQueriesPerJob = 50;
 
+    /// <summary>When each job's terminal event arrived, from the first POST (diagnostics).</summary>
+    public ConcurrentDictionary<string, TimeSpan> Ended { get; } = new();
+
     public sealed record Outcome(TimeSpan Makespan, IReadOnlyList<double> EventDelaysMs, IReadOnlyList<string> Problems);
 
     public async Task<Outcome> RunAsync(string provider, IReadOnlyList<string> queries, int pages, TimeSpan timeout, CancellationToken cancellationToken)
@@ -35,7 +38,12 @@ public sealed class OrleansRunner(HttpClient http, FakeSearxng fake)
             var jobId = await CreateAsync(provider, chunk, pages, cts.Token);
             return (JobId: jobId, Follow: FollowAsync(jobId, delays, cts.Token));
         }));
-        var terminal = await Task.WhenAll(followers.Select(f => f.Follow));
+        var terminal = await Task.WhenAll(followers.Select(async f =>
+        {
+            var type = await f.Follow;
+            Ended[f.JobId] = watch.Elapsed;
+            return type;
+        }));
         var makespan = watch.Elapsed;
 
         // Check what the service says it did (outside the timed part).

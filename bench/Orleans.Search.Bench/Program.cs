@@ -48,6 +48,9 @@ public sealed record BenchOptions
           --fast-concurrency 200  C of the L = 0 overhead run
           --out PATH              where to write the Markdown (default: bench/RESULTS.md in the repository)
           --overhead-only         only the L = 0 overhead run (for profiling; two rounds, the first as warm-up)
+          --concurrency 5,50      the values of C
+          --rated-only            only the rate-limited scenarios
+          --no-overhead           skip the L = 0 run
           --overhead-rounds N     repeat the L = 0 run N times and report the last (default 1)
           --gateway-env KEY=VALUE an extra environment variable for the gateway process (repeatable)
           --gateway-log PATH      keep the gateway's console output there
@@ -83,6 +86,10 @@ public sealed record BenchOptions
 
     public bool OverheadOnly { get; init; }
 
+    public bool RatedOnly { get; init; }
+
+    public bool NoOverhead { get; init; }
+
     public IReadOnlyDictionary<string, string> GatewayEnvironment { get; init; } = new Dictionary<string, string>();
 
     public string? GatewayLog { get; init; }
@@ -103,6 +110,9 @@ public sealed record BenchOptions
                 case "--fast-concurrency": o = o with { FastConcurrency = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                 case "--out": o = o with { OutputPath = Next() }; break;
                 case "--overhead-only": o = o with { OverheadOnly = true, CallCounts = [], OverheadRounds = Math.Max(o.OverheadRounds, 2) }; break;
+                case "--concurrency": o = o with { Concurrencies = Next().Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToList() }; break;
+                case "--rated-only": o = o with { RatedOnly = true }; break;
+                case "--no-overhead": o = o with { NoOverhead = true }; break;
                 case "--overhead-rounds": o = o with { OverheadRounds = Math.Max(1, int.Parse(Next(), CultureInfo.InvariantCulture)) }; break;
                 case "--gateway-log": o = o with { GatewayLog = Next() }; break;
                 case "--gateway-env":
@@ -192,7 +202,7 @@ public sealed class Benchmark(BenchOptions options)
         {
             await WarmUpAsync(serviceHttp, directHttp, fakes, cancellationToken);
 
-            foreach (var rateLimited in new[] { true, false })
+            foreach (var rateLimited in options.RatedOnly ? new[] { true } : new[] { true, false })
             {
                 foreach (var calls in options.CallCounts)
                 {
@@ -212,6 +222,10 @@ public sealed class Benchmark(BenchOptions options)
                 }
             }
 
+            if (options.NoOverhead)
+            {
+                return;
+            }
             var overhead = new Scenario(options.OverheadCalls / options.Pages, options.Pages, options.FastConcurrency, TimeSpan.Zero, 0, options.Burst);
             Say($"— Orchestration overhead: {overhead}");
             for (var round = 1; round <= options.OverheadRounds; round++)
@@ -264,6 +278,17 @@ public sealed class Benchmark(BenchOptions options)
             catch (InvalidOperationException ex) when (attempt < 3)
             {
                 Say($"The gateway did not start ({ex.Message.Split('\n')[0]}); trying again");
+            }
+            catch
+            {
+                try
+                {
+                    Directory.Delete(work, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+                throw;
             }
         }
     }
@@ -330,7 +355,14 @@ public sealed class Benchmark(BenchOptions options)
         try
         {
             var started = DateTimeOffset.UtcNow;
-            var outcome = await new OrleansRunner(http, fake).RunAsync(provider, queries, scenario.Pages, timeout, cancellationToken);
+            var runner = new OrleansRunner(http, fake);
+            var outcome = await runner.RunAsync(provider, queries, scenario.Pages, timeout, cancellationToken);
+            if (runner.Ended.Count > 1)
+            {
+                var arrivals = fake.ArrivalsSnapshot().Select(a => a.ArrivedAt).Where(t => t >= started).Order().ToList();
+                var last = arrivals.Count > 0 ? (arrivals[^1] - started).TotalSeconds : double.NaN;
+                Say($"  (c) jobs ended at {string.Join(", ", runner.Ended.Values.Order().Select(t => t.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)))} s; last call arrived at {last:0.0} s");
+            }
             await Task.Delay(500, cancellationToken); // the coalesced job write and the index update land after the terminal event
             var after = await probe.WritesByGrainTypeAsync(cancellationToken);
             return Report(Pacing(new Measurement
