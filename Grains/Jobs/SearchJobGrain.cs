@@ -23,6 +23,9 @@ public sealed class SearchJobGrain(
     private const long SeqGapAfterCrash = 1000;
     private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>How long a running job goes without any query report before it checks on its queries.</summary>
+    private static readonly TimeSpan StallCheckPeriod = TimeSpan.FromSeconds(10);
+
     private readonly StateWriteGate<SearchJobState> _writes = new(state, logger, time);
     private readonly SemaphoreSlim _publishGate = new(1, 1);
     private readonly Queue<JobEvent> _outbox = new();
@@ -31,6 +34,8 @@ public sealed class SearchJobGrain(
     private Task? _starting;
     private int _unpersisted;
     private bool _resumeAnnounced;
+    private IGrainTimer? _stallCheck;
+    private long _lastChangeTimestamp;
 
     /// <summary>Every event before this sequence number is in storage.</summary>
     private long _storedSeq;
@@ -51,6 +56,7 @@ public sealed class SearchJobGrain(
             // Resume without waiting for a caller or the reminder.
             this.RegisterGrainTimer(static (self, _) => self.ResumeCoreAsync(), this,
                 new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan));
+            WatchForStalls();
         }
         return Task.CompletedTask;
     }
@@ -95,6 +101,7 @@ public sealed class SearchJobGrain(
 
         SearchMetrics.JobsStarted.Add(1);
         _starting = StartQueriesAsync();
+        WatchForStalls();
         return await BuildStatusAsync(includeResults: false);
     }
 
@@ -209,6 +216,42 @@ public sealed class SearchJobGrain(
         UseCache = S.Spec.UseCache,
     };
 
+    /// <summary>
+    /// While the job runs: if no query has reported for <see cref="StallCheckPeriod"/>, ask the unfinished queries
+    /// for their state (and restart any whose activation was lost). A report lost with a dead silo, or a query whose
+    /// silo died unnoticed, then costs seconds rather than the reminder's period. Jobs that progress pay nothing.
+    /// </summary>
+    private void WatchForStalls()
+    {
+        _lastChangeTimestamp = time.GetTimestamp();
+        _stallCheck ??= this.RegisterGrainTimer(static (self, _) => self.CheckForStallAsync(), this,
+            new GrainTimerCreationOptions(StallCheckPeriod, StallCheckPeriod));
+    }
+
+    private async Task CheckForStallAsync()
+    {
+        if (!Exists || JobStates.IsTerminal(S.Status))
+        {
+            _stallCheck?.Dispose();
+            _stallCheck = null;
+            return;
+        }
+        if (_starting is not null || time.GetElapsedTime(_lastChangeTimestamp) < StallCheckPeriod)
+        {
+            return;
+        }
+        _lastChangeTimestamp = time.GetTimestamp();
+        try
+        {
+            _starting = StartQueriesAsync();
+            await _starting;
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning("Job {JobId}: checking on stalled queries failed: {Error}; trying again later", JobId, ex.Message);
+        }
+    }
+
     private async Task ResumeCoreAsync()
     {
         if (!Exists)
@@ -288,6 +331,7 @@ public sealed class SearchJobGrain(
         var wasStatus = q.Status;
         var (oldSucceeded, oldFailed) = (q.PagesSucceeded, q.PagesFailed);
 
+        _lastChangeTimestamp = time.GetTimestamp();
         q.Version = report.Version;
         q.Status = report.Status;
         q.PageResultCounts = [.. report.PageResultCounts];
