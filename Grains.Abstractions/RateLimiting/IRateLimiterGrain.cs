@@ -24,6 +24,13 @@ public interface IRateLimiterGrain : IGrainWithStringKey
     [Alias("Release"), OneWay]
     Task ReleaseAsync(Guid leaseId, PermitOutcome? outcome = null);
 
+    /// <summary>
+    /// Extends a held lease to <paramref name="leaseDuration"/> from now: the holder is alive, only waiting (for its
+    /// other permit). A lease that already expired or was released stays gone.
+    /// </summary>
+    [Alias("Renew"), OneWay]
+    Task RenewAsync(Guid leaseId, TimeSpan leaseDuration);
+
     /// <summary>A silo's circuit breaker for this provider changed state.</summary>
     [Alias("ReportCircuit"), OneWay]
     Task ReportCircuitAsync(CircuitReport report);

@@ -22,7 +22,13 @@ public sealed class ProviderPermits(IGrainFactory grains, ILocalSiloDetails loca
         await AcquireOneAsync(user, request, cancellationToken);
         try
         {
-            await AcquireOneAsync(providerLimiter, request, cancellationToken);
+            // The user's permit is held while the provider's queue is waited out (which can take minutes under a
+            // tight quota): keep its lease alive each time the provider says "not yet", and once more when it grants,
+            // so the user's limiter never reclaims the slot of a caller that is alive and about to call.
+            if (await AcquireOneAsync(providerLimiter, request, cancellationToken, RenewUserLease) > 0)
+            {
+                RenewUserLease();
+            }
         }
         catch
         {
@@ -30,10 +36,14 @@ public sealed class ProviderPermits(IGrainFactory grains, ILocalSiloDetails loca
             throw;
         }
         return new PermitLease(user, providerLimiter, request.LeaseId, (long)time.GetElapsedTime(started).TotalMilliseconds);
+
+        void RenewUserLease() => _ = user.RenewAsync(request.LeaseId, request.LeaseDuration);
     }
 
-    private async Task AcquireOneAsync(IRateLimiterGrain limiter, PermitRequest request, CancellationToken cancellationToken)
+    /// <summary>Asks until granted; returns how many times the limiter answered "not yet" (each one is told to <paramref name="onNotYet"/>).</summary>
+    private async Task<int> AcquireOneAsync(IRateLimiterGrain limiter, PermitRequest request, CancellationToken cancellationToken, Action? onNotYet = null)
     {
+        var notYet = 0;
         try
         {
             for (var failures = 0; ; )
@@ -48,8 +58,10 @@ public sealed class ProviderPermits(IGrainFactory grains, ILocalSiloDetails loca
                         {
                             logger.LogInformation("Limiter {Limiter} granted {Holder} after {Failures} failed attempts", limiter.GetPrimaryKeyString(), request.Holder, failures);
                         }
-                        return;
+                        return notYet;
                     }
+                    notYet++;
+                    onNotYet?.Invoke();
                 }
                 catch (Exception ex) when (IsClusterTransient(ex) && ++failures < MaxClusterFailures)
                 {

@@ -91,6 +91,19 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
         return Task.CompletedTask;
     }
 
+    Task IRateLimiterGrain.RenewAsync(Guid leaseId, TimeSpan leaseDuration)
+    {
+        if (_leases.TryGetValue(leaseId, out var lease))
+        {
+            var expiresAt = time.GetUtcNow() + leaseDuration;
+            if (expiresAt > lease.ExpiresAt)
+            {
+                _leases[leaseId] = lease with { ExpiresAt = expiresAt };
+            }
+        }
+        return Task.CompletedTask;
+    }
+
     Task IRateLimiterGrain.ReportCircuitAsync(CircuitReport report)
     {
         _circuits[report.Silo] = report;

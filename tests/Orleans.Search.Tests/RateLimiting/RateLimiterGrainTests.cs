@@ -41,4 +41,25 @@ public sealed class RateLimiterGrainTests(SearchClusterFixture fixture)
         Assert.True(snapshot.LeasesExpired >= 1);
         await limiter.ReleaseAsync(next.LeaseId);
     }
+
+    [Fact]
+    public async Task A_renewed_lease_is_not_reclaimed_while_its_holder_waits()
+    {
+        var limiter = Limiter("serial");
+        var before = (await limiter.GetSnapshotAsync()).LeasesExpired;
+        // A lease of 1 s, renewed at once to 2 min: its holder is alive, only waiting for its other permit.
+        var held = await limiter.AcquireAsync(Request("waiting-holder", TimeSpan.FromSeconds(1)));
+        Assert.True(held.Granted);
+        await limiter.RenewAsync(held.LeaseId, TimeSpan.FromMinutes(2));
+
+        // Without the renewal the slot would come back after 1 s; with it, the next caller is told "not yet" (after
+        // the limiter's 10 s queue wait) and nothing was reclaimed.
+        var next = await limiter.AcquireAsync(Request("next"));
+        Assert.False(next.Granted);
+        Assert.Equal(before, (await limiter.GetSnapshotAsync()).LeasesExpired);
+
+        await limiter.ReleaseAsync(next.LeaseId);
+        await limiter.ReleaseAsync(held.LeaseId);
+        await Eventually.ReturnsAsync(() => limiter.GetSnapshotAsync(), s => s.InFlight == 0 && s.Queued == 0, "the slot to come back", TimeSpan.FromSeconds(5));
+    }
 }
