@@ -118,6 +118,9 @@ public sealed record KillJob
 
     public int Reconnects { get; init; }
 
+    /// <summary>The most provider calls the fake saw at once during the job (the provider's MaxConcurrency is the cap).</summary>
+    public int MaxInFlight { get; init; }
+
     public bool Killed { get; init; }
 
     public bool VictimHostedJob { get; init; }
@@ -418,7 +421,7 @@ public sealed class PostgresRun(PgOptions options)
         var job = new KillJob
         {
             Makespan = makespan, Terminal = terminal, FinalStatus = status.GetProperty("status").GetString() ?? "?", Results = results, ExpectedResults = expected,
-            ProviderRequests = requests, Pages = options.KillQueries * options.KillPages, Reconnects = recorder.Reconnects, Killed = killWith is not null,
+            ProviderRequests = requests, Pages = options.KillQueries * options.KillPages, Reconnects = recorder.Reconnects, MaxInFlight = fake.MaxInFlight, Killed = killWith is not null,
         };
         if (killWith is not null)
         {
@@ -436,7 +439,7 @@ public sealed class PostgresRun(PgOptions options)
             };
         }
         var line = string.Create(CultureInfo.InvariantCulture,
-            $"[kill {run}] {tag}: {terminal} ({job.FinalStatus}) in {makespan.TotalSeconds:0.00} s, {results}/{expected} results, {requests} provider requests, {job.Reconnects} SSE reconnects");
+            $"[kill {run}] {tag}: {terminal} ({job.FinalStatus}) in {makespan.TotalSeconds:0.00} s, {results}/{expected} results, {requests} provider requests, max in flight {job.MaxInFlight}, {job.Reconnects} SSE reconnects");
         if (job.Killed)
         {
             line += string.Create(CultureInfo.InvariantCulture,
