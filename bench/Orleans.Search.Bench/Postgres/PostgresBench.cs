@@ -22,6 +22,8 @@ public static class PostgresBench
           --kill-runs 3           how many silo-kill runs (each on a fresh database and cluster)
           --no-storage            skip the SQLite/PostgreSQL comparison
           --no-kill               skip the silo-kill runs
+          --storages sqlite,postgres  which storages the comparison runs
+          --no-rated              only the L = 0 run of the comparison
           --out PATH              where to write the Markdown (default: bench/RESULTS-postgres.md)
         """;
 
@@ -38,6 +40,8 @@ public static class PostgresBench
                 case "--kill-runs": o = o with { KillRuns = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                 case "--no-storage": o = o with { Storage = false }; break;
                 case "--no-kill": o = o with { KillRuns = 0 }; break;
+                case "--storages": o = o with { Storages = Next().Split(',') }; break;
+                case "--no-rated": o = o with { Concurrencies = [] }; break;
                 case "--out": o = o with { OutputPath = Next() }; break;
                 default:
                     Console.Error.WriteLine($"Unknown option {args[i]}\n{Usage}");
@@ -70,6 +74,8 @@ public sealed record PgOptions
     public int KillRuns { get; init; } = 3;
 
     public bool Storage { get; init; } = true;
+
+    public IReadOnlyList<string> Storages { get; init; } = ["sqlite", "postgres"];
 
     public string? OutputPath { get; init; }
 
@@ -174,7 +180,7 @@ public sealed class PostgresRun(PgOptions options)
         {
             if (options.Storage)
             {
-                foreach (var storage in new[] { "sqlite", "postgres" })
+                foreach (var storage in options.Storages)
                 {
                     try
                     {
@@ -287,7 +293,20 @@ public sealed class PostgresRun(PgOptions options)
         var cpuBefore = gateway.CpuTime;
         var queries = Workloads.Queries(_runId, $"{storage}-{scenario.Calls}-c{scenario.Concurrency}-l{scenario.Latency.TotalMilliseconds:0}", scenario.Queries);
         var started = DateTimeOffset.UtcNow;
-        var outcome = await new OrleansRunner(http, fake).RunAsync(provider, queries, scenario.Pages, TimeSpan.FromSeconds(60 + 3 * scenario.Bound.TotalSeconds), cancellationToken);
+        var limit = TimeSpan.FromSeconds(Math.Max(180, 60 + 3 * scenario.Bound.TotalSeconds));
+        OrleansRunner.Outcome outcome;
+        try
+        {
+            outcome = await new OrleansRunner(http, fake).RunAsync(provider, queries, scenario.Pages, limit, cancellationToken);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            var log = Path.Combine(Path.GetTempPath(), $"benchpg-gateway-{storage}-{_runId}.log");
+            await File.WriteAllTextAsync(log, gateway.Output, CancellationToken.None);
+            var error = string.Create(CultureInfo.InvariantCulture, $"not finished within {limit.TotalSeconds:0} s: {fake.TotalRequests} of {scenario.Calls} provider calls made (gateway output in {log})");
+            Say($"  (c) {storage}: {error}");
+            return new StorageRow(storage, scenario, new Measurement { System = "c", Error = error, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests }, double.NaN);
+        }
         var cpuMsPerCall = (gateway.CpuTime - cpuBefore).TotalMilliseconds / scenario.Calls;
         await Task.Delay(500, cancellationToken); // the coalesced job write and the index update land after the terminal event
         var after = await writes(cancellationToken);

@@ -142,7 +142,7 @@ public static class PostgresReport
     private static string Writes(StorageRow? r) => r is null || r.Orleans.Writes.Count == 0 ? "—"
         : (r.Orleans.Writes.Values.Sum() / (double)r.Scenario.Calls).ToString("0.00", Inv);
 
-    private static string Cpu(StorageRow? r) => r is null ? "—" : r.GatewayCpuMsPerCall.ToString("0.00", Inv);
+    private static string Cpu(StorageRow? r) => r is null || double.IsNaN(r.GatewayCpuMsPerCall) ? "—" : r.GatewayCpuMsPerCall.ToString("0.00", Inv);
 
     private static string Ms(double? ms) => ms is { } x ? x.ToString("0", Inv) + " ms" : "—";
 }
