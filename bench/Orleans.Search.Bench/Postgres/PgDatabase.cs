@@ -9,12 +9,23 @@ public sealed class PgDatabase : IAsyncDisposable
 {
     private readonly string _server;
 
-    private PgDatabase(string server, string name)
+    private PgDatabase(string server, string name, int maxPoolSize)
     {
         _server = server;
         Name = name;
-        ConnectionString = new NpgsqlConnectionStringBuilder(server) { Database = name }.ToString();
+        var builder = new NpgsqlConnectionStringBuilder(server) { Database = name };
+        if (!server.Contains("Pool Size", StringComparison.OrdinalIgnoreCase) && !server.Contains("MaxPoolSize", StringComparison.OrdinalIgnoreCase))
+        {
+            // Npgsql's default pool (100) is PostgreSQL's default max_connections: a busy silo would take every slot
+            // (and fail activations with 53300) instead of queueing for a connection.
+            builder.MaxPoolSize = maxPoolSize;
+        }
+        ConnectionString = builder.ToString();
+        MaxPoolSize = builder.MaxPoolSize;
     }
+
+    /// <summary>Connections each process may open (its pool size).</summary>
+    public int MaxPoolSize { get; }
 
     public string Name { get; }
 
@@ -23,7 +34,7 @@ public sealed class PgDatabase : IAsyncDisposable
 
     private string Unpooled => new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false }.ToString();
 
-    public static async Task<PgDatabase> CreateAsync(string server, CancellationToken cancellationToken)
+    public static async Task<PgDatabase> CreateAsync(string server, int maxPoolSize, CancellationToken cancellationToken)
     {
         var name = "orleans_search_bench_" + Guid.NewGuid().ToString("N")[..12];
         await using (var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server) { Pooling = false }.ToString()))
@@ -32,7 +43,7 @@ public sealed class PgDatabase : IAsyncDisposable
             await using var create = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
-        return new PgDatabase(server, name);
+        return new PgDatabase(server, name, maxPoolSize);
     }
 
     /// <summary>The server's connection string: --pg, else ORLEANS_SEARCH_TEST_POSTGRES, else what scripts/postgres.sh prints (it starts the server).</summary>

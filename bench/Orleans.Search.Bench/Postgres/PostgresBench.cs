@@ -24,6 +24,7 @@ public static class PostgresBench
           --no-kill               skip the silo-kill runs
           --storages sqlite,postgres  which storages the comparison runs
           --no-rated              only the L = 0 run of the comparison
+          --pool-size 30          Npgsql Maximum Pool Size of each service process (Npgsql's default, 100, is PostgreSQL's max_connections)
           --out PATH              where to write the Markdown (default: bench/RESULTS-postgres.md)
         """;
 
@@ -42,6 +43,7 @@ public static class PostgresBench
                 case "--no-kill": o = o with { KillRuns = 0 }; break;
                 case "--storages": o = o with { Storages = Next().Split(',') }; break;
                 case "--no-rated": o = o with { Concurrencies = [] }; break;
+                case "--pool-size": o = o with { MaxPoolSize = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                 case "--out": o = o with { OutputPath = Next() }; break;
                 default:
                     Console.Error.WriteLine($"Unknown option {args[i]}\n{Usage}");
@@ -72,6 +74,9 @@ public sealed record PgOptions
     public string? Server { get; init; }
 
     public int KillRuns { get; init; } = 3;
+
+    /// <summary>Npgsql's <c>Maximum Pool Size</c> for every service process (unless the server's connection string sets one).</summary>
+    public int MaxPoolSize { get; init; } = 30;
 
     public bool Storage { get; init; } = true;
 
@@ -105,7 +110,11 @@ public sealed record PgOptions
 }
 
 /// <summary>(c) on one storage, one scenario.</summary>
-public sealed record StorageRow(string Storage, Scenario Scenario, Measurement Orleans, double GatewayCpuMsPerCall);
+public sealed record StorageRow(string Storage, Scenario Scenario, Measurement Orleans, double GatewayCpuMsPerCall)
+{
+    /// <summary>From the first POST to the last provider call's arrival at the fake.</summary>
+    public double LastCallSeconds { get; init; } = double.NaN;
+}
 
 /// <summary>One job on the two-silo cluster, with or without a kill.</summary>
 public sealed record KillJob
@@ -231,7 +240,7 @@ public sealed class PostgresRun(PgOptions options)
             Latency = options.Latency, RatePerSecond = options.RatePerSecond, Burst = options.Burst, ArrivalLogLimit = 100_000,
         }, cancellationToken);
         await using var fast = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.Zero, ArrivalLogLimit = 100_000 }, cancellationToken);
-        var database = storage == "postgres" ? await PgDatabase.CreateAsync(server, cancellationToken) : null;
+        var database = storage == "postgres" ? await PgDatabase.CreateAsync(server, options.MaxPoolSize, cancellationToken) : null;
         try
         {
             var sqlite = Path.Combine(work, "orleans-search.db");
@@ -320,12 +329,14 @@ public sealed class PostgresRun(PgOptions options)
             FirstArrivalMs = arrivals.Count > 0 ? (arrivals[0] - started).TotalMilliseconds : null,
             ArrivalRate = span > 0 ? (arrivals.Count - 1) / span : null,
         };
+        var lastCallS = arrivals.Count > 0 ? (arrivals[^1] - started).TotalSeconds : double.NaN;
+        await File.WriteAllTextAsync(Path.Combine(Path.GetTempPath(), $"benchpg-gateway-{storage}-{_runId}.log"), gateway.Output, CancellationToken.None);
         var rate = scenario.Bound == TimeSpan.Zero
             ? $"{scenario.Calls / outcome.Makespan.TotalSeconds:0} calls/s"
             : $"{outcome.Makespan / scenario.Bound:0.000}× bound";
         Say(string.Create(CultureInfo.InvariantCulture,
-            $"  (c) {storage}: {outcome.Makespan.TotalSeconds:0.000} s = {rate}; {m.ProviderRequests} requests, {m.Throttled} × 429; writes/call {m.Writes.Values.Sum() / (double)scenario.Calls:0.00}; gateway CPU {cpuMsPerCall:0.00} ms/call{(m.Error is null ? "" : "; PROBLEM: " + m.Error)}"));
-        return new StorageRow(storage, scenario, m, cpuMsPerCall);
+            $"  (c) {storage}: {outcome.Makespan.TotalSeconds:0.000} s = {rate}; {m.ProviderRequests} requests, last at {lastCallS:0.00} s, {m.Throttled} × 429; writes/call {m.Writes.Values.Sum() / (double)scenario.Calls:0.00}; gateway CPU {cpuMsPerCall:0.00} ms/call{(m.Error is null ? "" : "; PROBLEM: " + m.Error)}"));
+        return new StorageRow(storage, scenario, m, cpuMsPerCall) { LastCallSeconds = lastCallS };
     }
 
     // ---- silo kill ----
@@ -335,7 +346,7 @@ public sealed class PostgresRun(PgOptions options)
         Say($"[kill {run}] fresh database, two silos, one client-mode gateway…");
         var work = Directory.CreateTempSubdirectory("orleans-search-benchpg-kill-").FullName;
         await using var fake = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = options.Latency, ArrivalLogLimit = 100_000 }, cancellationToken);
-        await using var database = await PgDatabase.CreateAsync(server, cancellationToken);
+        await using var database = await PgDatabase.CreateAsync(server, options.MaxPoolSize, cancellationToken);
         var clusterId = "bench-" + Guid.NewGuid().ToString("N")[..8];
         var settings = UserLimits();
         settings["ConnectionStrings:Orleans"] = database.ConnectionString;

@@ -23,7 +23,7 @@ public static class PostgresReport
         L();
         L(string.Create(Inv, $"Run {start.At:yyyy-MM-dd HH:mm} UTC, {elapsed.TotalMinutes:0.0} min. Produced by `dotnet run -c Release --project bench/Orleans.Search.Bench -- --postgres`; see [README.md](README.md)."));
         L(string.Create(Inv, $"Machine: {start.Cores} cores ({start.Cpu}), {start.MemoryGiB:0.#} GiB, {start.Os}, {start.Runtime}; load average {start.LoadAverage} at start, {end.LoadAverage} at end; other test runs: {(start.OtherTestRuns.Count + end.OtherTestRuns.Count == 0 ? "none seen" : $"{start.OtherTestRuns.Count} at start, {end.OtherTestRuns.Count} at end")}."));
-        L("PostgreSQL 15 on the same machine (loopback), a fresh database per run, created and dropped by the benchmark.");
+        L(string.Create(Inv, $"PostgreSQL 15 on the same machine (loopback, `max_connections` = 100, shared with whatever else runs), a fresh database per run, created and dropped by the benchmark. Every service process gets `Maximum Pool Size={o.MaxPoolSize}`: with Npgsql's default (100) the L = 0 run (200 checkpoints at once) took every connection slot, activations failed with `53300: remaining connection slots are reserved`, and the run waited for the 1-minute resume reminder (about 60 s instead of a few)."));
         if (problems.Count > 0)
         {
             L();
@@ -38,7 +38,7 @@ public static class PostgresReport
             L(string.Create(Inv, $"Same as (c) in RESULTS.md: the gateway as a child process with its embedded silo, through the HTTP API (jobs of up to {OrleansRunner.MaxQueriesPerJob} queries, each followed over SSE), every page checkpointed before it counts as done. SQLite: a file in a temp folder (WAL, `synchronous=FULL`). PostgreSQL: `Cluster:Storage=postgres`, localhost membership. Both runs back to back in this process, each after its own warm-up."));
             L(string.Create(Inv, $"Rate-limited rows: L = {o.Latency.TotalMilliseconds:0} ms, the fake polices R = {o.RatePerSecond:0}/s, B = {o.Burst}; bound = `max(ceil(calls/C)·L, (calls−B)/R + L)`. L = 0 row: {o.OverheadCalls} calls, C = {o.FastConcurrency}, no rate limit (provider calls per second end to end)."));
             L();
-            L("| scenario | bound | SQLite | PostgreSQL | PG / SQLite | 429s SQLite / PG | arrivals/s SQLite / PG | first call SQLite / PG | page→SSE p50 / p99, SQLite · PG | writes per call SQLite / PG | gateway CPU ms per call SQLite / PG |");
+            L("| scenario | bound | SQLite | PostgreSQL | PG / SQLite | 429s SQLite / PG | arrivals/s SQLite / PG | first / last call SQLite · PG | page→SSE p50 / p99, SQLite · PG | writes per call SQLite / PG | gateway CPU ms per call SQLite / PG |");
             L("| --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- |");
             foreach (var group in rows.GroupBy(r => (r.Scenario.Calls, r.Scenario.Concurrency, r.Scenario.Latency)))
             {
@@ -47,7 +47,7 @@ public static class PostgresReport
                 var pg = group.FirstOrDefault(r => r.Storage == "postgres");
                 var name = string.Create(Inv, $"{s.Calls} calls ({s.Queries}×{s.Pages}), C = {s.Concurrency}, L = {s.Latency.TotalMilliseconds:0} ms, {(s.RateLimited ? $"R = {s.RatePerSecond:0}/s, B = {s.Burst}" : "no rate limit")}");
                 var ratio = sq?.Orleans.Makespan is { } a && pg?.Orleans.Makespan is { } b ? (b / a).ToString("0.00", Inv) + "×" : "—";
-                L($"| {name} | {(s.Bound == TimeSpan.Zero ? "—" : s.Bound.TotalSeconds.ToString("0.00", Inv) + " s")} | {Cell(sq, s)} | {Cell(pg, s)} | {ratio} | {sq?.Orleans.Throttled.ToString(Inv) ?? "—"} / {pg?.Orleans.Throttled.ToString(Inv) ?? "—"} | {Pace(sq)} / {Pace(pg)} | {First(sq)} / {First(pg)} | {Delays(sq)} · {Delays(pg)} | {Writes(sq)} / {Writes(pg)} | {Cpu(sq)} / {Cpu(pg)} |");
+                L($"| {name} | {(s.Bound == TimeSpan.Zero ? "—" : s.Bound.TotalSeconds.ToString("0.00", Inv) + " s")} | {Cell(sq, s)} | {Cell(pg, s)} | {ratio} | {sq?.Orleans.Throttled.ToString(Inv) ?? "—"} / {pg?.Orleans.Throttled.ToString(Inv) ?? "—"} | {Pace(sq)} / {Pace(pg)} | {First(sq)} / {Last(sq)} · {First(pg)} / {Last(pg)} | {Delays(sq)} · {Delays(pg)} | {Writes(sq)} / {Writes(pg)} | {Cpu(sq)} / {Cpu(pg)} |");
             }
             var errors = rows.Where(r => r.Orleans.Error is not null).Select(r => $"{r.Storage} {r.Scenario}: {r.Orleans.Error}").ToList();
             if (errors.Count > 0)
@@ -56,7 +56,7 @@ public static class PostgresReport
                 L("**Problems:** " + string.Join("; ", errors));
             }
             L();
-            L("writes per call: grain-state writes (the sum of `Version` in `OrleansStorage`, by grain type below) during the run ÷ provider calls. gateway CPU: the gateway process's CPU time (all threads, embedded silo included) during the run ÷ calls.");
+            L("writes per call: grain-state writes (the sum of `Version` in `OrleansStorage`, by grain type below) during the run ÷ provider calls. first / last call: from the first POST to the first and the last provider call reaching the fake. gateway CPU: the gateway process's CPU time (all threads, embedded silo included) during the run ÷ calls.");
             foreach (var r in rows.Where(r => r.Orleans.Writes.Count > 0))
             {
                 L(string.Create(Inv, $"- {r.Storage}, {r.Scenario.Calls} calls, C = {r.Scenario.Concurrency}, L = {r.Scenario.Latency.TotalMilliseconds:0} ms: {string.Join(", ", r.Orleans.Writes.OrderByDescending(w => w.Value).Select(w => $"{w.Key} {w.Value}"))}"));
@@ -135,6 +135,8 @@ public static class PostgresReport
     private static string Pace(StorageRow? r) => r?.Orleans.ArrivalRate is { } x ? x.ToString("0.0", Inv) : "—";
 
     private static string First(StorageRow? r) => r?.Orleans.FirstArrivalMs is { } x ? x.ToString("0", Inv) + " ms" : "—";
+
+    private static string Last(StorageRow? r) => r is null || double.IsNaN(r.LastCallSeconds) ? "—" : r.LastCallSeconds.ToString("0.00", Inv) + " s";
 
     private static string Delays(StorageRow? r) => r is null || r.Orleans.EventDelaysMs.Count == 0 ? "—"
         : string.Create(Inv, $"{Stats.Percentile(r.Orleans.EventDelaysMs, 50):0.0} / {Stats.Percentile(r.Orleans.EventDelaysMs, 99):0.0} ms");
