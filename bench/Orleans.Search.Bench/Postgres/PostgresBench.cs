@@ -142,6 +142,9 @@ public sealed record KillJob
 
     public int QueryGrainsOnVictim { get; init; }
 
+    /// <summary>Rate-limiter grains (the provider's and the user's) that lived on the killed silo.</summary>
+    public int LimitersOnVictim { get; init; }
+
     public int QueryGrainsTotal { get; init; }
 
     public int PagesDoneAtKill { get; init; }
@@ -155,6 +158,17 @@ public sealed record KillJob
     public double? NextPageMs { get; init; }
 
     public double? ResumedMs { get; init; }
+
+    /// <summary>From the kill to the first provider call of the job that reached the fake after it (work resumed).</summary>
+    public double? FirstCallMs { get; init; }
+
+    /// <summary>From the kill to the event that ended the longest silence (the first progress after the stall).</summary>
+    public double? AfterStallMs { get; init; }
+
+    public string? AfterStallType { get; init; }
+
+    /// <summary>The first events after the kill: "ms type" each.</summary>
+    public string Timeline { get; init; } = "";
 
     /// <summary>The longest silence between two events after the kill.</summary>
     public double? LongestGapMs { get; init; }
@@ -360,7 +374,15 @@ public sealed class PostgresRun(PgOptions options)
         IHost? client = null;
         try
         {
-            silos.AddRange(await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => SiloChild.StartAsync(work, settings, database, cancellationToken))));
+            // Side by side; each one that starts is kept for disposal even if the other fails.
+            await Task.WhenAll(Enumerable.Range(0, 2).Select(async _ =>
+            {
+                var silo = await StartSiloAsync(work, settings, database, cancellationToken);
+                lock (silos)
+                {
+                    silos.Add(silo);
+                }
+            }));
             var gatewaySettings = new Dictionary<string, string>(settings) { ["Cluster:Mode"] = "client" };
             await using var gateway = await GatewayChild.StartAsync(work, gatewaySettings, cancellationToken);
             using var http = ServiceClient(gateway.BaseAddress);
@@ -399,6 +421,22 @@ public sealed class PostgresRun(PgOptions options)
         }
     }
 
+    /// <summary>Tries again if the silo dies before it is ready (a port chosen free may be taken by another process meanwhile).</summary>
+    private static async Task<SiloChild> StartSiloAsync(string work, Dictionary<string, string> settings, PgDatabase database, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await SiloChild.StartAsync(work, settings, database, cancellationToken);
+            }
+            catch (InvalidOperationException ex) when (attempt < 3)
+            {
+                Say($"A silo did not start ({ex.Message.Split('\n')[0]}); trying again");
+            }
+        }
+    }
+
     private async Task<KillJob> JobAsync(int run, string tag, HttpClient http, FakeSearxng fake, IClusterClient? killWith, List<SiloChild> silos, CancellationToken cancellationToken)
     {
         fake.Reset();
@@ -416,8 +454,9 @@ public sealed class PostgresRun(PgOptions options)
         var follow = recorder.RunAsync(timeout.Token);
 
         long killAt = 0;
+        var killedAtUtc = DateTimeOffset.MinValue;
         var victimHostedJob = false;
-        int onVictim = 0, queryGrains = 0, doneAtKill = 0;
+        int onVictim = 0, queryGrains = 0, doneAtKill = 0, limiters = 0;
         HashSet<(string, int)> completedBeforeKill = [];
         if (killWith is not null)
         {
@@ -433,13 +472,15 @@ public sealed class PostgresRun(PgOptions options)
             victimHostedJob = jobGrain is not null && victim.SiloPort == jobGrain.SiloAddress.Endpoint.Port;
             onVictim = mine.Count(g => g.SiloAddress.Endpoint.Port == victim.SiloPort);
             queryGrains = mine.Count;
+            limiters = stats.Count(s => s.GrainType.Contains("RateLimiterGrain", StringComparison.Ordinal) && s.SiloAddress.Endpoint.Port == victim.SiloPort);
             killAt = Stopwatch.GetTimestamp();
+            killedAtUtc = DateTimeOffset.UtcNow;
             victim.Kill();
             var before = recorder.Snapshot().Where(e => e.At <= killAt && e.Type == "page.completed").ToList();
             doneAtKill = before.Count;
             completedBeforeKill = before.Select(e => (e.Query!, e.Page!.Value)).ToHashSet();
             Say(string.Create(CultureInfo.InvariantCulture,
-                $"[kill {run}] SIGKILL silo {victim.SiloPort} at {watch.Elapsed.TotalSeconds:0.00} s ({(victimHostedJob ? "it hosted the job grain" : "job grain not found on it")}, {onVictim} of {queryGrains} query grains); {doneAtKill} pages reported"));
+                $"[kill {run}] SIGKILL silo {victim.SiloPort} at {watch.Elapsed.TotalSeconds:0.00} s ({(victimHostedJob ? "it hosted the job grain" : "job grain not found on it")}, {onVictim} of {queryGrains} query grains, {limiters} limiter grains); {doneAtKill} pages reported"));
         }
 
         var terminal = await follow;
@@ -458,9 +499,16 @@ public sealed class PostgresRun(PgOptions options)
             var after = recorder.Snapshot().Where(e => e.At > killAt).OrderBy(e => e.At).ToList();
             double? Ms(ReceivedEvent? e) => e is null ? null : Stopwatch.GetElapsedTime(killAt, e.At).TotalMilliseconds;
             var gaps = after.Select((e, i) => Stopwatch.GetElapsedTime(i == 0 ? killAt : after[i - 1].At, e.At).TotalMilliseconds).ToList();
+            var longest = gaps.Count > 0 ? gaps.IndexOf(gaps.Max()) : -1;
+            var mineQueries = queries.ToHashSet();
+            var firstCall = fake.ArrivalsSnapshot().Where(a => a.ArrivedAt > killedAtUtc && a.Query is { } q && mineQueries.Contains(q)).Select(a => (DateTimeOffset?)a.ArrivedAt).Min();
             job = job with
             {
-                VictimHostedJob = victimHostedJob, QueryGrainsOnVictim = onVictim, QueryGrainsTotal = queryGrains, PagesDoneAtKill = doneAtKill,
+                FirstCallMs = firstCall is { } fc ? (fc - killedAtUtc).TotalMilliseconds : null,
+                AfterStallMs = longest >= 0 ? Ms(after[longest]) : null,
+                AfterStallType = longest >= 0 ? after[longest].Type : null,
+                Timeline = string.Join(", ", after.Take(8).Select(e => string.Create(CultureInfo.InvariantCulture, $"{Ms(e):0} {e.Type}"))),
+                VictimHostedJob = victimHostedJob, QueryGrainsOnVictim = onVictim, LimitersOnVictim = limiters, QueryGrainsTotal = queryGrains, PagesDoneAtKill = doneAtKill,
                 NextEventMs = Ms(after.FirstOrDefault()), NextEventType = after.FirstOrDefault()?.Type,
                 NextPageMs = Ms(after.FirstOrDefault(e => e.Type == "page.completed")),
                 ResumedMs = Ms(after.FirstOrDefault(e => e.Type == "resumed")),
@@ -473,7 +521,7 @@ public sealed class PostgresRun(PgOptions options)
         if (job.Killed)
         {
             line += string.Create(CultureInfo.InvariantCulture,
-                $"; kill→next event {job.NextEventMs:0} ms ({job.NextEventType}), →next page.completed {job.NextPageMs:0} ms, →resumed {job.ResumedMs:0} ms, longest gap {job.LongestGapMs:0} ms, {job.Refetched} completed pages refetched");
+                $"; first call after the kill {job.FirstCallMs:0} ms, first event after the stall {job.AfterStallMs:0} ms ({job.AfterStallType}); events: {job.Timeline}; kill→next event {job.NextEventMs:0} ms ({job.NextEventType}), →next page.completed {job.NextPageMs:0} ms, →resumed {job.ResumedMs:0} ms, longest gap {job.LongestGapMs:0} ms, {job.Refetched} completed pages refetched");
         }
         Say(line);
         return job;
