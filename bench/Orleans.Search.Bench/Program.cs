@@ -13,6 +13,10 @@ public static class BenchProgram
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args.Contains("--postgres"))
+        {
+            return await Postgres.PostgresBench.MainAsync(args); // issue 4: PostgreSQL column and silo kill (Postgres/)
+        }
         var options = BenchOptions.Parse(args);
         if (options is null)
         {

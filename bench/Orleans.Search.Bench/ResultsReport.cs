@@ -107,6 +107,7 @@ public static class ResultsReport
             var perSecond = overhead.Scenario.Calls / fastMakespan.TotalSeconds;
             L(string.Create(inv, $"- L = 0: {perSecond:0} provider calls per second end to end through Orleans.Search → {(perSecond >= 1000 ? "**met** (≥ 1,000/s)" : "**not met** (< 1,000/s)")}"));
         }
+        md.Append(Postgres.PostgresReport.SectionFromFile()); // the --postgres figures, kept across full runs
         return md.ToString();
     }
 
