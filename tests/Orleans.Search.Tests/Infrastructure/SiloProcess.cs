@@ -1,30 +1,21 @@
-using System.Diagnostics;
-using System.Text;
-
 namespace Orleans.Search.Tests.Infrastructure;
 
 /// <summary>
 /// A standalone silo (Orleans.Search.Silo.dll) as a separate OS process, so a test can SIGKILL it.
-/// Ready means /healthz answers and <paramref name="joined"/> (for example "my row in the membership table is Active") holds.
+/// Ready means /healthz answers and <c>joined</c> (for example "my row in the membership table is Active") holds.
 /// </summary>
 public sealed class SiloProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _output = new();
+    private readonly ServiceProcess _process;
 
-    private SiloProcess(Process process, Uri baseAddress, int siloPort, int gatewayPort)
+    private SiloProcess(ServiceProcess process, int siloPort, int gatewayPort)
     {
         _process = process;
-        BaseAddress = baseAddress;
         SiloPort = siloPort;
         GatewayPort = gatewayPort;
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
     }
 
-    public Uri BaseAddress { get; }
+    public Uri BaseAddress => _process.BaseAddress;
 
     public int SiloPort { get; }
 
@@ -33,52 +24,29 @@ public sealed class SiloProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>"running", or how it ended, for failure messages.</summary>
-    public string State => _process.HasExited ? $"exited with {_process.ExitCode}" : "running";
+    public string State => _process.State;
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _process.Output;
 
     public static string DllPath => Path.Combine(AppContext.BaseDirectory, "Orleans.Search.Silo.dll");
 
     /// <summary>Starts the silo DLL with settings as environment variables; ports are chosen here (loopback only).</summary>
     public static async Task<SiloProcess> StartAsync(string workingDirectory, IDictionary<string, string> settings, Func<SiloProcess, Task<bool>> joined)
     {
-        var httpPort = Loopback.FreePort();
         var siloPort = Loopback.FreePort();
         var gatewayPort = Loopback.FreePort();
-        var start = new ProcessStartInfo("dotnet")
+        var environment = new Dictionary<string, string>(settings)
         {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            ["Cluster:SiloPort"] = siloPort.ToString(),
+            ["Cluster:GatewayPort"] = gatewayPort.ToString(),
+            ["Logging:Console:TimestampFormat"] = "HH:mm:ss.fff ",
+            // What the silo does about dead silos and resumed jobs is worth seeing when a test fails.
+            ["Logging:LogLevel:Orleans.Search"] = "Information",
         };
-        start.ArgumentList.Add(DllPath);
-        start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add($"http://127.0.0.1:{httpPort}");
-        foreach (var (key, value) in settings)
-        {
-            start.Environment[key.Replace(":", "__")] = value;
-        }
-        start.Environment["Cluster__SiloPort"] = siloPort.ToString();
-        start.Environment["Cluster__GatewayPort"] = gatewayPort.ToString();
-        start.Environment["Logging__LogLevel__Default"] = "Warning";
-        start.Environment["Logging__Console__TimestampFormat"] = "HH:mm:ss.fff ";
-        // What the silo does about dead silos and resumed jobs is worth seeing when a test fails.
-        start.Environment["Logging__LogLevel__Orleans.Search"] = "Information";
-        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
-        var silo = new SiloProcess(process, new Uri($"http://127.0.0.1:{httpPort}"), siloPort, gatewayPort);
+        var silo = new SiloProcess(ServiceProcess.Start("silo", "Orleans.Search.Silo.dll", workingDirectory, Loopback.FreePort(), environment), siloPort, gatewayPort);
         try
         {
-            await silo.WaitUntilReadyAsync(joined);
+            await silo._process.WaitUntilReadyAsync("/healthz", () => joined(silo));
         }
         catch
         {
@@ -89,69 +57,7 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>SIGKILL: no shutdown, no leaving the cluster; the others must notice on their own.</summary>
-    public void Kill()
-    {
-        _process.Kill(entireProcessTree: true);
-        _process.WaitForExit();
-    }
+    public void Kill() => _process.Kill();
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                Kill();
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-        _process.Dispose();
-        await Task.CompletedTask;
-    }
-
-    private async Task WaitUntilReadyAsync(Func<SiloProcess, Task<bool>> joined)
-    {
-        using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (true)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"The silo exited with {_process.ExitCode} before it was ready:\n{Output}");
-            }
-            try
-            {
-                using var response = await http.GetAsync("/healthz");
-                if (response.IsSuccessStatusCode && await joined(this))
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException)
-            {
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"The silo was not ready within 90 s:\n{Output}");
-            }
-            await Task.Delay(100);
-        }
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 }
