@@ -12,36 +12,16 @@ namespace Orleans.Search.Silo.Storage;
 /// the driver's retry still covers them). Reads are not serialized: with WAL they never wait for a writer.
 /// Every write is still a committed transaction before it returns: durability is unchanged.
 /// </summary>
-internal sealed class SerializedWriteGrainStorage(IGrainStorage inner, SemaphoreSlim writeLock) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
+internal sealed class SerializedWriteGrainStorage(IGrainStorage inner, SqliteWriteLock writeLock) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
 {
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
         inner.ReadStateAsync(stateName, grainId, grainState);
 
-    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
-    {
-        await writeLock.WaitAsync();
-        try
-        {
-            await inner.WriteStateAsync(stateName, grainId, grainState);
-        }
-        finally
-        {
-            writeLock.Release();
-        }
-    }
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        writeLock.TakeTurnAsync(() => inner.WriteStateAsync(stateName, grainId, grainState));
 
-    public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
-    {
-        await writeLock.WaitAsync();
-        try
-        {
-            await inner.ClearStateAsync(stateName, grainId, grainState);
-        }
-        finally
-        {
-            writeLock.Release();
-        }
-    }
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        writeLock.TakeTurnAsync(() => inner.ClearStateAsync(stateName, grainId, grainState));
 
     public void Participate(ISiloLifecycle lifecycle) => (inner as ILifecycleParticipant<ISiloLifecycle>)?.Participate(lifecycle);
 }
@@ -49,11 +29,31 @@ internal sealed class SerializedWriteGrainStorage(IGrainStorage inner, Semaphore
 /// <summary>The one lock that this silo's writes to its SQLite database take turns on.</summary>
 internal sealed class SqliteWriteLock
 {
-    public SemaphoreSlim Gate { get; } = new(1, 1);
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    /// <summary>Runs <paramref name="write"/> when no other write of this silo to the database is running.</summary>
+    public async Task<T> TakeTurnAsync<T>(Func<Task<T>> write)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            return await write();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public Task TakeTurnAsync(Func<Task> write) => TakeTurnAsync(async () =>
+    {
+        await write();
+        return true;
+    });
 }
 
 /// <summary>The reminder table's writes take the same turns as the grain storage's (see <see cref="SerializedWriteGrainStorage"/>).</summary>
-internal sealed class SerializedWriteReminderTable(IReminderTable inner, SemaphoreSlim writeLock) : IReminderTable
+internal sealed class SerializedWriteReminderTable(IReminderTable inner, SqliteWriteLock writeLock) : IReminderTable
 {
     public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
 
@@ -71,39 +71,18 @@ internal sealed class SerializedWriteReminderTable(IReminderTable inner, Semapho
 
     public Task<ReminderEntry?> ReadRow(GrainId grainId, string reminderName, CancellationToken cancellationToken) => inner.ReadRow(grainId, reminderName, cancellationToken);
 
-    public Task<string?> UpsertRow(ReminderEntry entry) => LockedAsync(() => inner.UpsertRow(entry));
+    public Task<string?> UpsertRow(ReminderEntry entry) => writeLock.TakeTurnAsync(() => inner.UpsertRow(entry));
 
-    public Task<string?> UpsertRow(ReminderEntry entry, CancellationToken cancellationToken) => LockedAsync(() => inner.UpsertRow(entry, cancellationToken));
+    public Task<string?> UpsertRow(ReminderEntry entry, CancellationToken cancellationToken) => writeLock.TakeTurnAsync(() => inner.UpsertRow(entry, cancellationToken));
 
-    public Task<bool> RemoveRow(GrainId grainId, string reminderName, string eTag) => LockedAsync(() => inner.RemoveRow(grainId, reminderName, eTag));
+    public Task<bool> RemoveRow(GrainId grainId, string reminderName, string eTag) => writeLock.TakeTurnAsync(() => inner.RemoveRow(grainId, reminderName, eTag));
 
     public Task<bool> RemoveRow(GrainId grainId, string reminderName, string eTag, CancellationToken cancellationToken) =>
-        LockedAsync(() => inner.RemoveRow(grainId, reminderName, eTag, cancellationToken));
+        writeLock.TakeTurnAsync(() => inner.RemoveRow(grainId, reminderName, eTag, cancellationToken));
 
-    public Task TestOnlyClearTable() => LockedAsync(async () =>
-    {
-        await inner.TestOnlyClearTable();
-        return true;
-    });
+    public Task TestOnlyClearTable() => writeLock.TakeTurnAsync(() => inner.TestOnlyClearTable());
 
-    public Task TestOnlyClearTable(CancellationToken cancellationToken) => LockedAsync(async () =>
-    {
-        await inner.TestOnlyClearTable(cancellationToken);
-        return true;
-    });
-
-    private async Task<T> LockedAsync<T>(Func<Task<T>> write)
-    {
-        await writeLock.WaitAsync();
-        try
-        {
-            return await write();
-        }
-        finally
-        {
-            writeLock.Release();
-        }
-    }
+    public Task TestOnlyClearTable(CancellationToken cancellationToken) => writeLock.TakeTurnAsync(() => inner.TestOnlyClearTable(cancellationToken));
 }
 
 internal static class SerializedWriteGrainStorageExtensions
@@ -122,7 +101,7 @@ internal static class SerializedWriteGrainStorageExtensions
             var inner = (IReminderTable)(original.ImplementationFactory?.Invoke(sp)
                 ?? original.ImplementationInstance
                 ?? ActivatorUtilities.CreateInstance(sp, original.ImplementationType!));
-            return new SerializedWriteReminderTable(inner, sp.GetRequiredService<SqliteWriteLock>().Gate);
+            return new SerializedWriteReminderTable(inner, sp.GetRequiredService<SqliteWriteLock>());
         });
         return services;
     }
@@ -144,7 +123,7 @@ internal static class SerializedWriteGrainStorageExtensions
                 var inner = (IGrainStorage)(original.KeyedImplementationFactory?.Invoke(sp, key)
                     ?? original.KeyedImplementationInstance
                     ?? ActivatorUtilities.CreateInstance(sp, original.KeyedImplementationType!));
-                return new SerializedWriteGrainStorage(inner, sp.GetRequiredService<SqliteWriteLock>().Gate);
+                return new SerializedWriteGrainStorage(inner, sp.GetRequiredService<SqliteWriteLock>());
             });
         }
         return services;
