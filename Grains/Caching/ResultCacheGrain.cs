@@ -1,3 +1,4 @@
+using Orleans.Search.Cluster;
 using Orleans.Search.Caching;
 
 namespace Orleans.Search.Caching;
@@ -59,7 +60,7 @@ public sealed class ResultCacheGrain(IOptionsMonitor<CacheOptions> options, IClu
         }
     }
 
-    private bool FetcherDied(Fetch fetch) => fetch.Silo is { } silo && membership.CurrentSnapshot.GetSiloStatus(silo) == SiloStatus.Dead;
+    private bool FetcherDied(Fetch fetch) => membership.CurrentSnapshot.HasDeclaredDead(fetch.Silo);
 
     Task IResultCacheGrain.CompleteAsync(Guid fetcherId, IReadOnlyList<CachedHit> hits)
     {

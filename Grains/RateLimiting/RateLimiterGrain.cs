@@ -1,3 +1,5 @@
+using Orleans.Search.Cluster;
+
 namespace Orleans.Search.RateLimiting;
 
 /// <summary>
@@ -230,7 +232,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
         var members = membership.CurrentSnapshot;
         foreach (var (id, lease) in _leases)
         {
-            if (lease.ExpiresAt <= now || (lease.Silo is { } silo && members.GetSiloStatus(silo) == SiloStatus.Dead))
+            if (lease.ExpiresAt <= now || members.HasDeclaredDead(lease.Silo))
             {
                 (expired ??= []).Add(id);
             }
