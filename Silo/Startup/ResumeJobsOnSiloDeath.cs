@@ -1,3 +1,4 @@
+using Orleans.Search.Cluster;
 using Orleans.Runtime;
 
 namespace Orleans.Search.Silo;
@@ -48,7 +49,7 @@ internal sealed class ResumeJobsOnSiloDeath(
                     var died = snapshot.CreateUpdate(previous).Changes
                         .Where(m => m.Status == SiloStatus.Dead
                             && !m.SiloAddress.Equals(localSilo.SiloAddress)
-                            && previous.GetSiloStatus(m.SiloAddress) != SiloStatus.Dead)
+                            && !previous.HasDeclaredDead(m.SiloAddress))
                         .ToList();
                     if (died.Count > 0)
                     {
