@@ -15,21 +15,21 @@ namespace Orleans.Search.Bench;
 public sealed class DirectRunners(HttpClient http, FakeSearxng fake)
 {
     /// <summary>(a): one call after the other.</summary>
-    public async Task<TimeSpan> SequentialAsync(IReadOnlyList<Call> calls, CancellationToken cancellationToken)
+    public async Task<TimedRun> SequentialAsync(IReadOnlyList<Call> calls, CancellationToken cancellationToken)
     {
-        var watch = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
         foreach (var call in calls)
         {
             await CallAsync(call, cancellationToken);
         }
-        return watch.Elapsed;
+        return new TimedRun(started, Stopwatch.GetElapsedTime(started));
     }
 
     /// <summary>
     /// (b): all calls at once behind a semaphore of C and a token bucket of rate R. The bucket holds back the same
     /// jitter headroom as the service (<paramref name="burstInUse"/>), so both police the quota alike.
     /// </summary>
-    public async Task<TimeSpan> WhenAllAsync(IReadOnlyList<Call> calls, int concurrency, double ratePerSecond, int burstInUse, CancellationToken cancellationToken)
+    public async Task<TimedRun> WhenAllAsync(IReadOnlyList<Call> calls, int concurrency, double ratePerSecond, int burstInUse, CancellationToken cancellationToken)
     {
         using var semaphore = new SemaphoreSlim(concurrency, concurrency);
         using var bucket = ratePerSecond > 0
@@ -43,7 +43,7 @@ public sealed class DirectRunners(HttpClient http, FakeSearxng fake)
                 AutoReplenishment = true,
             })
             : null;
-        var watch = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
         await Task.WhenAll(calls.Select(async call =>
         {
             await semaphore.WaitAsync(cancellationToken);
@@ -56,7 +56,7 @@ public sealed class DirectRunners(HttpClient http, FakeSearxng fake)
                 semaphore.Release();
             }
         }));
-        return watch.Elapsed;
+        return new TimedRun(started, Stopwatch.GetElapsedTime(started));
     }
 
     private async Task CallAsync(Call call, CancellationToken cancellationToken, RateLimiter? bucket = null)

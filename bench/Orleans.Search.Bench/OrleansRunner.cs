@@ -22,7 +22,9 @@ public sealed class OrleansRunner(HttpClient http, FakeSearxng fake)
     /// <summary>When each job's terminal event arrived, from the first POST (diagnostics).</summary>
     public ConcurrentDictionary<string, TimeSpan> Ended { get; } = new();
 
-    public sealed record Outcome(TimeSpan Makespan, IReadOnlyList<double> EventDelaysMs, IReadOnlyList<string> Problems);
+    /// <param name="Makespan">From the first POST to the last job's terminal SSE event.</param>
+    /// <param name="StartedTimestamp">The <see cref="Stopwatch"/> timestamp of the first POST (the fake's clock too).</param>
+    public sealed record Outcome(TimeSpan Makespan, IReadOnlyList<double> EventDelaysMs, IReadOnlyList<string> Problems, long StartedTimestamp);
 
     public async Task<Outcome> RunAsync(string provider, IReadOnlyList<string> queries, int pages, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -32,6 +34,7 @@ public sealed class OrleansRunner(HttpClient http, FakeSearxng fake)
         var problems = new ConcurrentBag<string>();
         var chunks = queries.Chunk(MaxQueriesPerJob).ToList();
 
+        var startedTimestamp = Stopwatch.GetTimestamp();
         var watch = Stopwatch.StartNew();
         var followers = await Task.WhenAll(chunks.Select(async chunk =>
         {
@@ -63,7 +66,7 @@ public sealed class OrleansRunner(HttpClient http, FakeSearxng fake)
                 problems.Add($"job {followers[i].JobId}: {apiCalls} API calls and {cacheHits} cache hits for {expected} pages");
             }
         }
-        return new Outcome(makespan, delays.ToList(), problems.ToList());
+        return new Outcome(makespan, delays.ToList(), problems.ToList(), startedTimestamp);
     }
 
     private async Task<string> CreateAsync(string provider, IReadOnlyList<string> queries, int pages, CancellationToken cancellationToken)

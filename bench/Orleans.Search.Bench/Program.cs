@@ -5,9 +5,10 @@ using Orleans.Search.Fakes;
 namespace Orleans.Search.Bench;
 
 /// <summary>
-/// Issue 3's benchmark. Runs, side by side on the same workload against a loopback fake SearXNG:
+/// The benchmark. Runs, side by side on the same workload against a loopback fake SearXNG:
 /// (a) a sequential loop of awaits, (b) Task.WhenAll + SemaphoreSlim(C) + a token bucket, (c) Orleans.Search over
-/// its HTTP API (gateway process, embedded silo, SQLite, durable checkpoints). Writes bench/RESULTS.md.
+/// its HTTP API (gateway process, embedded silo, SQLite, durable checkpoints). Each cell runs several times and is
+/// reported as the median and the spread. Writes bench/RESULTS.md.
 /// </summary>
 public static class BenchProgram
 {
@@ -15,7 +16,7 @@ public static class BenchProgram
     {
         if (args.Contains("--postgres"))
         {
-            return await Postgres.PostgresBench.MainAsync(args); // issue 4: PostgreSQL column and silo kill (Postgres/)
+            return await Postgres.PostgresBench.MainAsync(args); // the PostgreSQL column and the silo kill (Postgres/)
         }
         var options = BenchOptions.Parse(args);
         if (options is null)
@@ -46,16 +47,19 @@ public sealed record BenchOptions
 {
     public const string Usage = """
         dotnet run -c Release --project bench/Orleans.Search.Bench [-- options]
-          --quick                 40 and 400 calls only (about 5 minutes); the full run adds 4000 calls (about 20 minutes)
+          --quick                 40 and 400 calls only (about 10 minutes at --repeat 3); the full run adds 4000 calls (about 55 minutes)
+          --repeat 3              run each cell (each system in each scenario) this many times; report the median and min–max
           --calls 40,400,4000     the call counts to run (N queries × 10 pages)
           --sequential-max 100    run (a) only where calls × L fits in this many seconds
+          --sequential-repeat 1   how many times (a) runs per call count and rate at L = 200 ms (it takes calls × L; the L = 0 run repeats it --repeat times)
           --fast-concurrency 200  C of the L = 0 overhead run
+          --overhead-4x50         also run the L = 0 overhead run as 4 jobs × 50 queries × 10 pages at provider concurrency 50
           --out PATH              where to write the Markdown (default: bench/RESULTS.md in the repository)
-          --overhead-only         only the L = 0 overhead run (for profiling; two rounds, the first as warm-up)
+          --overhead-only         only the L = 0 overhead run (for profiling; one warm-up round, then --repeat rounds)
           --concurrency 5,50      the values of C
           --rated-only            only the rate-limited scenarios
           --no-overhead           skip the L = 0 run
-          --overhead-rounds N     repeat the L = 0 run N times and report the last (default 1)
+          --overhead-rounds N     run the L = 0 run N − 1 times as warm-up (not reported) before its --repeat reported runs (default 1: no extra warm-up)
           --gateway-env KEY=VALUE an extra environment variable for the gateway process (repeatable)
           --gateway-log PATH      keep the gateway's console output there
         """;
@@ -81,8 +85,21 @@ public sealed record BenchOptions
 
     public int FastConcurrency { get; init; } = 200;
 
-    /// <summary>The L = 0 run is repeated this many times; only the last is reported (the others warm the service up).</summary>
+    /// <summary>Rounds of the L = 0 run: the first <c>OverheadRounds − 1</c> warm the service up and are not reported, then <see cref="Repeat"/> are.</summary>
     public int OverheadRounds { get; init; } = 1;
+
+    /// <summary>How many times each cell (each system in each scenario) runs; the report gives the median and the spread.</summary>
+    public int Repeat { get; init; } = 3;
+
+    /// <summary>How many times (a) runs per call count and rate at L = 200 ms: it takes calls × L (80 s at 400 calls) and barely varies.</summary>
+    public int SequentialRepeat { get; init; } = 1;
+
+    /// <summary>Also run the L = 0 run as <see cref="JobShapeQueries"/> queries (4 jobs of 50) × 10 pages at <see cref="JobShapeConcurrency"/>.</summary>
+    public bool OverheadJobShape { get; init; }
+
+    public const int JobShapeQueries = 4 * OrleansRunner.MaxQueriesPerJob;
+
+    public const int JobShapeConcurrency = 50;
 
     public bool Quick { get; init; }
 
@@ -114,6 +131,9 @@ public sealed record BenchOptions
                 case "--fast-concurrency": o = o with { FastConcurrency = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                 case "--out": o = o with { OutputPath = Next() }; break;
                 case "--overhead-only": o = o with { OverheadOnly = true, CallCounts = [], OverheadRounds = Math.Max(o.OverheadRounds, 2) }; break;
+                case "--repeat": o = o with { Repeat = Math.Max(1, int.Parse(Next(), CultureInfo.InvariantCulture)) }; break;
+                case "--sequential-repeat": o = o with { SequentialRepeat = Math.Max(1, int.Parse(Next(), CultureInfo.InvariantCulture)) }; break;
+                case "--overhead-4x50": o = o with { OverheadJobShape = true }; break;
                 case "--concurrency": o = o with { Concurrencies = Next().Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToList() }; break;
                 case "--rated-only": o = o with { RatedOnly = true }; break;
                 case "--no-overhead": o = o with { NoOverhead = true }; break;
@@ -131,22 +151,27 @@ public sealed record BenchOptions
     }
 }
 
-/// <summary>One row: a scenario and what (a), (b) and (c) did on it.</summary>
-public sealed record Row(Scenario Scenario, Measurement? Sequential, Measurement WhenAll, Measurement Orleans, bool SequentialShared);
+/// <summary>
+/// One row: a scenario and what (a), (b) and (c) did on it, one measurement per repeat (the i-th of (b) and of (c) ran
+/// back to back). A skipped (a) is one measurement with a note.
+/// </summary>
+public sealed record Row(Scenario Scenario, IReadOnlyList<Measurement> Sequential, IReadOnlyList<Measurement> WhenAll, IReadOnlyList<Measurement> Orleans, bool SequentialShared);
 
 public sealed class Benchmark(BenchOptions options)
 {
     private readonly string _runId = DateTime.UtcNow.ToString("HHmmss", CultureInfo.InvariantCulture);
+    private const string JobShapeProvider = "fast50";
     private readonly List<Row> _rows = [];
+    private readonly List<Row> _overheads = [];
     private readonly List<string> _log = [];
-    private Row? _overhead;
-    private double _overheadGatewayCpuMsPerCall;
     private string _salt = "";
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var machine = MachineInfo.Capture();
+        var revision = SourceRevision.Capture(RepositoryRoot());
         Say($"Orleans.Search benchmark — {machine.Summary}");
+        Say($"Code: {revision.Describe()}; each cell runs {options.Repeat} time(s)");
         var started = Stopwatch.StartNew();
         var work = Path.Combine(Path.GetTempPath(), $"orleans-search-bench-{Guid.NewGuid():N}");
         Directory.CreateDirectory(work);
@@ -185,6 +210,10 @@ public sealed class Benchmark(BenchOptions options)
             Provider($"n{c}", free, 0, c);
         }
         Provider("fast", fast, 0, options.FastConcurrency);
+        if (options.OverheadJobShape)
+        {
+            Provider(JobShapeProvider, fast, 0, BenchOptions.JobShapeConcurrency);
+        }
         foreach (var (key, value) in options.GatewayEnvironment)
         {
             settings[key] = value;
@@ -210,7 +239,7 @@ public sealed class Benchmark(BenchOptions options)
             {
                 foreach (var calls in options.CallCounts)
                 {
-                    Measurement? sequential = null;
+                    IReadOnlyList<Measurement>? sequential = null;
                     foreach (var c in options.Concurrencies)
                     {
                         var scenario = new Scenario(calls / options.Pages, options.Pages, c, options.Latency, rateLimited ? options.RatePerSecond : 0, options.Burst);
@@ -218,9 +247,17 @@ public sealed class Benchmark(BenchOptions options)
                         var provider = $"{(rateLimited ? "r" : "n")}{c}";
                         Say($"— {scenario}; bound {scenario.Bound.TotalSeconds:0.00} s");
                         var shared = sequential is not null;
-                        sequential ??= await SequentialAsync(scenario, directHttp, fake, cancellationToken);
-                        var whenAll = await WhenAllAsync(scenario, directHttp, fake, cancellationToken);
-                        var orleans = await OrleansAsync(scenario, provider, serviceHttp, fake, probe, gateway, cancellationToken);
+                        sequential ??= await SequentialRepeatsAsync(scenario, directHttp, fake, cancellationToken);
+                        var whenAll = new List<Measurement>();
+                        var orleans = new List<Measurement>();
+                        // (b) and (c) alternate, so a change in the machine's load during the cell hits both alike.
+                        for (var run = 1; run <= options.Repeat; run++)
+                        {
+                            _salt = $"-run{run}";
+                            Say($"  run {run} of {options.Repeat}");
+                            whenAll.Add(await WhenAllAsync(scenario, directHttp, fake, cancellationToken));
+                            orleans.Add(await OrleansAsync(scenario, provider, serviceHttp, fake, probe, gateway, cancellationToken));
+                        }
                         _rows.Add(new Row(scenario, sequential, whenAll, orleans, shared));
                     }
                 }
@@ -230,21 +267,38 @@ public sealed class Benchmark(BenchOptions options)
             {
                 return;
             }
-            var overhead = new Scenario(options.OverheadCalls / options.Pages, options.Pages, options.FastConcurrency, TimeSpan.Zero, 0, options.Burst);
-            Say($"— Orchestration overhead: {overhead}");
-            for (var round = 1; round <= options.OverheadRounds; round++)
+            var shapes = new List<(Scenario Scenario, string Provider)>
             {
-                _salt = $"-round{round}";
-                if (options.OverheadRounds > 1)
+                (new Scenario(options.OverheadCalls / options.Pages, options.Pages, options.FastConcurrency, TimeSpan.Zero, 0, options.Burst), "fast"),
+            };
+            if (options.OverheadJobShape)
+            {
+                shapes.Add((new Scenario(BenchOptions.JobShapeQueries, options.Pages, BenchOptions.JobShapeConcurrency, TimeSpan.Zero, 0, options.Burst), JobShapeProvider));
+            }
+            foreach (var (overhead, provider) in shapes)
+            {
+                Say($"— Orchestration overhead: {overhead}");
+                var warmUps = options.OverheadRounds - 1;
+                var rounds = warmUps + options.Repeat;
+                var seqFast = new List<Measurement>();
+                var whenAllFast = new List<Measurement>();
+                var orleansFast = new List<Measurement>();
+                for (var round = 1; round <= rounds; round++)
                 {
-                    Say($"  round {round} of {options.OverheadRounds}{(round < options.OverheadRounds ? " (warm-up, not reported)" : "")}");
+                    _salt = $"-round{round}";
+                    var reported = round > warmUps;
+                    Say($"  round {round} of {rounds}{(reported ? "" : " (warm-up, not reported)")}");
+                    var a = await SequentialAsync(overhead, directHttp, fast, cancellationToken, force: true);
+                    var b = await WhenAllAsync(overhead, directHttp, fast, cancellationToken);
+                    var c = await OrleansAsync(overhead, provider, serviceHttp, fast, probe, gateway, cancellationToken);
+                    if (reported)
+                    {
+                        seqFast.Add(a);
+                        whenAllFast.Add(b);
+                        orleansFast.Add(c);
+                    }
                 }
-                var seqFast = await SequentialAsync(overhead, directHttp, fast, cancellationToken, force: true);
-                var whenAllFast = await WhenAllAsync(overhead, directHttp, fast, cancellationToken);
-                var cpuBefore = gateway.CpuTime;
-                var orleansFast = await OrleansAsync(overhead, "fast", serviceHttp, fast, probe, gateway, cancellationToken);
-                _overheadGatewayCpuMsPerCall = (gateway.CpuTime - cpuBefore).TotalMilliseconds / overhead.Calls;
-                _overhead = new Row(overhead, seqFast, whenAllFast, orleansFast, false);
+                _overheads.Add(new Row(overhead, seqFast, whenAllFast, orleansFast, false));
             }
         }
         finally
@@ -254,7 +308,7 @@ public sealed class Benchmark(BenchOptions options)
             {
                 await File.WriteAllTextAsync(log, gateway.Output, CancellationToken.None);
             }
-            var report = ResultsReport.Render(options, machine, MachineInfo.Capture(), elapsed, _rows, _overhead, _overheadGatewayCpuMsPerCall);
+            var report = ResultsReport.Render(options, machine, MachineInfo.Capture(), revision, elapsed, _rows, _overheads);
             var path = options.OutputPath ?? DefaultOutputPath();
             await File.WriteAllTextAsync(path, report, CancellationToken.None);
             Say($"Wrote {path} ({elapsed.TotalMinutes:0.0} min)");
@@ -317,6 +371,29 @@ public sealed class Benchmark(BenchOptions options)
             await new OrleansRunner(serviceHttp, fastFake).RunAsync("fast", queries, 4, TimeSpan.FromMinutes(2), cancellationToken);
             await new DirectRunners(directHttp, fastFake).WhenAllAsync(Workloads.Calls(queries.Select(q => q + " direct").ToList(), 4), options.FastConcurrency, 0, 1, cancellationToken);
         }
+        if (options.OverheadJobShape)
+        {
+            await new OrleansRunner(serviceHttp, fastFake).RunAsync(JobShapeProvider, Workloads.Queries(_runId, "warm-jobshape", 50), 4, TimeSpan.FromMinutes(2), cancellationToken);
+        }
+    }
+
+    /// <summary>(a) for a call count and rate, <see cref="BenchOptions.SequentialRepeat"/> times, or a note that it was skipped.</summary>
+    private async Task<IReadOnlyList<Measurement>> SequentialRepeatsAsync(Scenario scenario, HttpClient http, FakeSearxng fake, CancellationToken cancellationToken)
+    {
+        var estimate = scenario.Calls * scenario.Latency.TotalSeconds;
+        if (estimate > options.SequentialMaxSeconds)
+        {
+            var note = $"skipped (≈{estimate:0} s)";
+            Say($"  (a) sequential: {note}");
+            return [new Measurement { System = "a", Note = note }];
+        }
+        var runs = new List<Measurement>();
+        for (var run = 1; run <= options.SequentialRepeat; run++)
+        {
+            _salt = $"-run{run}";
+            runs.Add(await SequentialAsync(scenario, http, fake, cancellationToken, force: true));
+        }
+        return runs;
     }
 
     private async Task<Measurement> SequentialAsync(Scenario scenario, HttpClient http, FakeSearxng fake, CancellationToken cancellationToken, bool force = false)
@@ -331,10 +408,11 @@ public sealed class Benchmark(BenchOptions options)
         await QuietAsync(fake, cancellationToken);
         var calls = Workloads.Calls(Workloads.Queries(_runId, $"a-{Tag(scenario)}", scenario.Queries), scenario.Pages);
         var started = DateTimeOffset.UtcNow;
-        var makespan = await new DirectRunners(http, fake).SequentialAsync(calls, cancellationToken);
+        var run = await new DirectRunners(http, fake).SequentialAsync(calls, cancellationToken);
         return Report(Pacing(new Measurement
         {
-            System = "a", Makespan = makespan, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests, MaxInFlight = fake.MaxInFlight,
+            System = "a", Makespan = run.Makespan, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests, MaxInFlight = fake.MaxInFlight,
+            ToLastProviderResponse = ToLastResponse(fake, calls, run.StartedTimestamp),
         }, fake, started), scenario);
     }
 
@@ -343,10 +421,11 @@ public sealed class Benchmark(BenchOptions options)
         await QuietAsync(fake, cancellationToken);
         var calls = Workloads.Calls(Workloads.Queries(_runId, $"b-{Tag(scenario)}", scenario.Queries), scenario.Pages);
         var started = DateTimeOffset.UtcNow;
-        var makespan = await new DirectRunners(http, fake).WhenAllAsync(calls, scenario.Concurrency, scenario.RatePerSecond, options.BurstInUse, cancellationToken);
+        var run = await new DirectRunners(http, fake).WhenAllAsync(calls, scenario.Concurrency, scenario.RatePerSecond, options.BurstInUse, cancellationToken);
         return Report(Pacing(new Measurement
         {
-            System = "b", Makespan = makespan, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests, MaxInFlight = fake.MaxInFlight,
+            System = "b", Makespan = run.Makespan, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests, MaxInFlight = fake.MaxInFlight,
+            ToLastProviderResponse = ToLastResponse(fake, calls, run.StartedTimestamp),
         }, fake, started), scenario);
     }
 
@@ -356,6 +435,7 @@ public sealed class Benchmark(BenchOptions options)
         var before = await probe.WritesByGrainTypeAsync(cancellationToken);
         var queries = Workloads.Queries(_runId, $"c-{Tag(scenario)}", scenario.Queries);
         var timeout = TimeSpan.FromSeconds(60 + 3 * scenario.Bound.TotalSeconds);
+        var cpuBefore = gateway.CpuTime;
         try
         {
             var started = DateTimeOffset.UtcNow;
@@ -374,6 +454,8 @@ public sealed class Benchmark(BenchOptions options)
                 System = "c", Makespan = outcome.Makespan, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests,
                 MaxInFlight = fake.MaxInFlight, EventDelaysMs = outcome.EventDelaysMs, Writes = StorageProbe.Delta(before, after),
                 Error = outcome.Problems.Count == 0 ? null : string.Join("; ", outcome.Problems.Take(3)),
+                ToLastProviderResponse = ToLastResponse(fake, Workloads.Calls(queries, scenario.Pages), outcome.StartedTimestamp),
+                GatewayCpu = gateway.CpuTime - cpuBefore,
             }, fake, started), scenario);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -393,6 +475,20 @@ public sealed class Benchmark(BenchOptions options)
         }
         var span = (arrivals[^1] - arrivals[0]).TotalSeconds;
         return m with { FirstArrivalMs = (arrivals[0] - started).TotalMilliseconds, ArrivalRate = span > 0 ? (arrivals.Count - 1) / span : double.NaN };
+    }
+
+    /// <summary>From the run's first request to the moment the fake finished writing the last successful response of its calls.</summary>
+    private static TimeSpan? ToLastResponse(FakeSearxng fake, IEnumerable<Call> calls, long startedTimestamp)
+    {
+        long? last = null;
+        foreach (var call in calls)
+        {
+            if (fake.LastSuccessTimestampFor(call.Query, call.Page) is { } answered && (last is null || answered > last))
+            {
+                last = answered;
+            }
+        }
+        return last is { } l ? Stopwatch.GetElapsedTime(startedTimestamp, l) : null;
     }
 
     /// <summary>Between runs: counters reset, and the buckets (the fake's and the service's) refilled by a quiet second.</summary>
@@ -418,6 +514,14 @@ public sealed class Benchmark(BenchOptions options)
         {
             line += $"; page→SSE p50 {Stats.Percentile(m.EventDelaysMs, 50):0.0} ms, p99 {Stats.Percentile(m.EventDelaysMs, 99):0.0} ms";
         }
+        if (m.ToLastProviderResponse is { } lastResponse)
+        {
+            line += $"; last provider response at {lastResponse.TotalSeconds:0.000} s";
+        }
+        if (m.GatewayCpu is { } cpu)
+        {
+            line += $"; gateway CPU {cpu.TotalMilliseconds / scenario.Calls:0.00} ms/call";
+        }
         if (m.Writes.Count > 0)
         {
             line += $"; writes/call {m.Writes.Values.Sum() / (double)scenario.Calls:0.00} ({string.Join(", ", m.Writes.OrderByDescending(w => w.Value).Select(w => $"{w.Key} {w.Value}"))})";
@@ -441,15 +545,22 @@ public sealed class Benchmark(BenchOptions options)
         Console.WriteLine(stamped);
     }
 
-    private static string DefaultOutputPath()
+    private static string DefaultOutputPath() =>
+        FindRepositoryRoot(Directory.GetCurrentDirectory()) is { } root ? Path.Combine(root, "bench", "RESULTS.md") : Path.GetFullPath("RESULTS.md");
+
+    /// <summary>Where git is asked for the commit: the repository above the current directory, or else above the benchmark's binaries.</summary>
+    private static string RepositoryRoot() =>
+        FindRepositoryRoot(Directory.GetCurrentDirectory()) ?? FindRepositoryRoot(AppContext.BaseDirectory) ?? Directory.GetCurrentDirectory();
+
+    private static string? FindRepositoryRoot(string start)
     {
-        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
         {
             if (File.Exists(Path.Combine(dir.FullName, "Orleans.Search.sln")))
             {
-                return Path.Combine(dir.FullName, "bench", "RESULTS.md");
+                return dir.FullName;
             }
         }
-        return Path.GetFullPath("RESULTS.md");
+        return null;
     }
 }

@@ -20,11 +20,23 @@ public sealed record Scenario(int Queries, int Pages, int Concurrency, TimeSpan 
         }
     }
 
+    /// <summary>
+    /// Whether the provider's rate limit, not C, sets the pace: only when C/L exceeds R. At C = 5 and L = 200 ms the
+    /// concurrency alone caps the pace at 25/s, under a 50/s quota, and the limiter never has to hold a call back.
+    /// </summary>
+    public bool LimiterBinds => RateLimited && (Latency <= TimeSpan.Zero || Concurrency / Latency.TotalSeconds > RatePerSecond);
+
+    /// <summary>The most calls per second C calls in flight of latency L allow (C/L).</summary>
+    public double ConcurrencyPaceCap => Latency <= TimeSpan.Zero ? double.PositiveInfinity : Concurrency / Latency.TotalSeconds;
+
     public string RateText => RateLimited ? string.Create(CultureInfo.InvariantCulture, $"{RatePerSecond:0.#}/s, B={Burst}") : "none";
 
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture, $"{Calls} calls ({Queries}×{Pages}), C={Concurrency}, L={Latency.TotalMilliseconds:0} ms, rate {RateText}");
 }
+
+/// <summary>When a run began (a <see cref="System.Diagnostics.Stopwatch"/> timestamp, the fake's clock too) and how long it took.</summary>
+public readonly record struct TimedRun(long StartedTimestamp, TimeSpan Makespan);
 
 /// <summary>One (query, page) provider call of a workload.</summary>
 public readonly record struct Call(string Query, int Page);
@@ -68,10 +80,22 @@ public sealed record Measurement
 
     /// <summary>Calls per second at the fake from the first arrival to the last (the pace the limiter achieved).</summary>
     public double? ArrivalRate { get; init; }
+
+    /// <summary>
+    /// From the first request (the first call to the fake for (a) and (b), the first POST for (c)) to the moment the
+    /// fake finished writing the run's last successful response: the same span for every system.
+    /// </summary>
+    public TimeSpan? ToLastProviderResponse { get; init; }
+
+    /// <summary>CPU time the gateway process used from just before the run's first POST until its writes were counted ((c) only).</summary>
+    public TimeSpan? GatewayCpu { get; init; }
 }
 
 public static class Stats
 {
+    /// <summary>The median (the mean of the middle two for an even count).</summary>
+    public static double Median(IReadOnlyList<double> values) => Percentile(values, 50);
+
     public static double Percentile(IReadOnlyList<double> values, double p)
     {
         if (values.Count == 0)
@@ -84,4 +108,21 @@ public static class Stats
         var hi = (int)Math.Ceiling(rank);
         return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
     }
+}
+
+/// <summary>A figure over a cell's repeats: the median and the spread (min–max) of the runs that produced one.</summary>
+public sealed record Spread(double Median, double Min, double Max, int Count)
+{
+    public static Spread? Of(IEnumerable<double?> values)
+    {
+        var v = values.OfType<double>().Where(x => !double.IsNaN(x)).ToList();
+        return v.Count == 0 ? null : new Spread(Stats.Median(v), v.Min(), v.Max(), v.Count);
+    }
+
+    public static Spread? Of(IEnumerable<double> values) => Of(values.Select(v => (double?)v));
+
+    /// <summary>"median unit (min–max)", or just "value unit" for a single run.</summary>
+    public string Format(string format, string unit = "") => Count == 1
+        ? string.Create(CultureInfo.InvariantCulture, $"{Median.ToString(format, CultureInfo.InvariantCulture)}{unit}")
+        : string.Create(CultureInfo.InvariantCulture, $"{Median.ToString(format, CultureInfo.InvariantCulture)}{unit} ({Min.ToString(format, CultureInfo.InvariantCulture)}–{Max.ToString(format, CultureInfo.InvariantCulture)})");
 }

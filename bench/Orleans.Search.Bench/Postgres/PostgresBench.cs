@@ -11,7 +11,7 @@ using Orleans.Search.Fakes;
 namespace Orleans.Search.Bench.Postgres;
 
 /// <summary>
-/// Issue 4's part of the benchmark (<c>--postgres</c>): (c) on SQLite and on PostgreSQL side by side, and the time
+/// The PostgreSQL part of the benchmark (<c>--postgres</c>): (c) on SQLite and on PostgreSQL side by side, and the time
 /// from a silo's SIGKILL to the job's next progress event on a two-silo PostgreSQL cluster. Writes bench/RESULTS-postgres.md.
 /// </summary>
 public static class PostgresBench
@@ -192,7 +192,9 @@ public sealed class PostgresRun(PgOptions options)
     {
         var root = RepositoryRoot();
         var machine = MachineInfo.Capture();
+        var revision = SourceRevision.Capture(root);
         Say($"Orleans.Search benchmark, PostgreSQL part — {machine.Summary}");
+        Say($"Code: {revision.Describe()}");
         var started = Stopwatch.StartNew();
         var server = await PgDatabase.ServerAsync(options.Server, root, cancellationToken);
         Say($"PostgreSQL server: {Redact(server)}");
@@ -231,7 +233,7 @@ public sealed class PostgresRun(PgOptions options)
         }
         finally
         {
-            var report = PostgresReport.Render(options, machine, MachineInfo.Capture(), started.Elapsed, storageRows, killRuns, problems);
+            var report = PostgresReport.Render(options, machine, MachineInfo.Capture(), revision, started.Elapsed, storageRows, killRuns, problems);
             var path = options.OutputPath ?? Path.Combine(root, "bench", PostgresReport.FileName);
             await File.WriteAllTextAsync(path, report, CancellationToken.None);
             Say($"Wrote {path} ({started.Elapsed.TotalMinutes:0.0} min)");

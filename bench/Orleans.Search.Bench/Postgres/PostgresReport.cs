@@ -14,7 +14,7 @@ public static class PostgresReport
     private const string End = "<!-- postgres-results:end -->";
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public static string Render(PgOptions o, MachineInfo start, MachineInfo end, TimeSpan elapsed, IReadOnlyList<StorageRow> rows, IReadOnlyList<KillRun> kills, IReadOnlyList<string> problems)
+    public static string Render(PgOptions o, MachineInfo start, MachineInfo end, SourceRevision revision, TimeSpan elapsed, IReadOnlyList<StorageRow> rows, IReadOnlyList<KillRun> kills, IReadOnlyList<string> problems)
     {
         var md = new StringBuilder();
         void L(string line = "") => md.Append(line).Append('\n');
@@ -22,6 +22,7 @@ public static class PostgresReport
         L("# Orleans.Search benchmark results: PostgreSQL and a silo kill");
         L();
         L(string.Create(Inv, $"Run {start.At:yyyy-MM-dd HH:mm} UTC, {elapsed.TotalMinutes:0.0} min. Produced by `dotnet run -c Release --project bench/Orleans.Search.Bench -- --postgres`; see [README.md](README.md)."));
+        L($"Code: commit {revision.Describe()} (at the start of the run).");
         L(string.Create(Inv, $"Machine: {start.Cores} cores ({start.Cpu}), {start.MemoryGiB:0.#} GiB, {start.Os}, {start.Runtime}; load average {start.LoadAverage} at start, {end.LoadAverage} at end; other test runs: {(start.OtherTestRuns.Count + end.OtherTestRuns.Count == 0 ? "none seen" : $"{start.OtherTestRuns.Count} at start, {end.OtherTestRuns.Count} at end")}."));
         L(string.Create(Inv, $"PostgreSQL 15 on the same machine (loopback, `max_connections` = 100, shared with whatever else runs), a fresh database per run, created and dropped by the benchmark. Every service process gets `Maximum Pool Size={o.MaxPoolSize}`: with Npgsql's default (100) the L = 0 run (200 checkpoints at once) took every connection slot, activations failed with `53300: remaining connection slots are reserved`, and the run waited for the 1-minute resume reminder (about 60 s instead of a few)."));
         if (problems.Count > 0)
