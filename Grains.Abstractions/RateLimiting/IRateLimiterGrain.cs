@@ -129,4 +129,7 @@ public static class LimiterKeys
     public static string User(string userId) => $"user:{userId}";
 
     public static string Provider(string name) => $"provider:{name}";
+
+    /// <summary>A user's open event streams and sync waits: a concurrency cap only, no rate.</summary>
+    public static string Streams(string userId) => $"streams:{userId}";
 }
