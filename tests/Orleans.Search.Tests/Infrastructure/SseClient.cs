@@ -66,7 +66,8 @@ public static class SseClient
         {
             if (line.Length == 0)
             {
-                SseMessage? message = _data.Length > 0 || _type is not null ? new SseMessage(_id, _type ?? "message", _data.ToString()) : null;
+                // Each data line added itself and a LF; the last LF is not part of the data. No data, no message.
+                SseMessage? message = _data.Length > 0 ? new SseMessage(_id, _type ?? "message", _data.ToString(0, _data.Length - 1)) : null;
                 _id = null;
                 _type = null;
                 _data.Clear();
@@ -84,7 +85,7 @@ public static class SseClient
             {
                 case "id": _id = value; break;
                 case "event": _type = value; break;
-                case "data": _data.Append(_data.Length > 0 ? "\n" : "").Append(value); break;
+                case "data": _data.Append(value).Append('\n'); break;
             }
             return null;
         }
