@@ -246,6 +246,8 @@ public static class SearchJobEndpoints
         {
             return TooManyStreams(http, streams.Max);
         }
+        // The stream releases it when it ends; this covers a request that ends before the stream starts.
+        http.Response.RegisterForDisposeAsync(permit);
         return new JobEventStreamResult(token => feed.ReadAsync(id, user, after, token), permit);
     }
 
