@@ -24,6 +24,9 @@ public sealed class UserLimitOptions
     public int MaxConcurrency { get; set; } = 20;
 
     public int MaxActiveJobs { get; set; } = 20;
+
+    /// <summary>Event streams plus <c>POST /api/search</c> waits one user may hold open at once, across the cluster; 0 means no cap.</summary>
+    public int MaxOpenStreams { get; set; } = 8;
 }
 
 /// <summary>The <c>Jobs</c> section.</summary>

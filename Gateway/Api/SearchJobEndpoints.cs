@@ -1,4 +1,3 @@
-using System.Net.ServerSentEvents;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
@@ -29,7 +28,7 @@ public static class SearchJobEndpoints
         api.MapGet("/search-jobs", ListAsync).WithName("ListSearchJobs").WithSummary("The caller's jobs, newest first");
         api.MapGet("/search-jobs/{id}", GetAsync).WithName("GetSearchJob").WithSummary("A job's status and results");
         api.MapGet("/search-jobs/{id}/events", EventsAsync).WithName("SearchJobEvents")
-            .WithSummary("Server-sent events: a snapshot, then every event; honours Last-Event-ID");
+            .WithSummary("Server-sent events: a snapshot (id = the last seq it reflects) and the events after it, or with Last-Event-ID every event after that");
         api.MapPost("/search-jobs/{id}/cancel", CancelAsync).WithName("CancelSearchJob").WithSummary("Cancel a job, keeping its results so far");
         api.MapGet("/search-jobs/{id}/debug", DebugAsync).WithName("DebugSearchJob").WithSummary("Per-query attempts, timings and errors");
         api.MapGet("/rate-limits", RateLimitsAsync).WithName("RateLimits").WithSummary("The caller's and each provider's limiter");
@@ -43,7 +42,7 @@ public static class SearchJobEndpoints
     }
 
     private static async Task<IResult> SearchAsync(HttpContext http, JobRequests requests, IGrainFactory grains, IOptionsMonitor<UserLimitOptions> limits,
-        JobEventFeed feed, [FromQuery(Name = "waitSeconds")] string? waitSecondsText)
+        JobEventFeed feed, OpenStreamPermits streams, [FromQuery(Name = "waitSeconds")] string? waitSecondsText)
     {
         // Bound as text: a value that is not a number gets a problem naming it, not the framework's bare 400.
         int? waitSeconds = null;
@@ -56,18 +55,25 @@ public static class SearchJobEndpoints
             }
             waitSeconds = parsed;
         }
+        var user = http.User.UserId();
+        // A wait holds a place among the user's open streams. Over the cap the answer comes before anything is created,
+        // so a refused request leaves nothing behind (the caller may POST /api/search-jobs and follow its events instead).
+        await using var permit = waitSeconds == 0 ? OpenStreamPermits.NotCounted : await streams.TryAcquireAsync(user, "search wait");
+        if (permit is null)
+        {
+            return TooManyStreams(http, streams.Max);
+        }
         var (created, problem) = await SubmitAsync(http, requests, grains, limits);
         if (problem is not null)
         {
             return problem;
         }
-        var user = http.User.UserId();
         var wait = TimeSpan.FromSeconds(waitSeconds ?? created!.WaitSeconds ?? DefaultWaitSeconds);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
         timeout.CancelAfter(wait);
         try
         {
-            await foreach (var item in feed.ReadAsync(created!.JobId, user, 0, timeout.Token))
+            await foreach (var item in feed.ReadAsync(created!.JobId, user, afterSeq: null, timeout.Token))
             {
                 if (item.Snapshot is { } s && JobStates.IsTerminal(s.Status) || item.Event is { } e && JobEventTypes.IsTerminal(e.Type))
                 {
@@ -217,37 +223,41 @@ public static class SearchJobEndpoints
         return TypedResults.Ok(await grains.GetGrain<IUserJobsGrain>(http.User.UserId()).ListAsync(status, take, cursor));
     }
 
-    private static async Task<IResult> EventsAsync(string id, HttpContext http, IGrainFactory grains, JobEventFeed feed,
-        IOptions<JsonOptions> json, [FromHeader(Name = "Last-Event-ID")] string? lastEventIdHeader, [FromQuery] string? lastEventId)
+    private static async Task<IResult> EventsAsync(string id, HttpContext http, IGrainFactory grains, JobEventFeed feed, OpenStreamPermits streams,
+        [FromHeader(Name = "Last-Event-ID")] string? lastEventIdHeader, [FromQuery] string? lastEventId)
     {
         var lastText = lastEventIdHeader ?? lastEventId;
-        long after = 0;
-        if (!string.IsNullOrEmpty(lastText) && (!long.TryParse(lastText, out after) || after < 0))
+        long? after = null;
+        if (!string.IsNullOrEmpty(lastText))
         {
-            return Problems.InvalidField("Last-Event-ID", $"'Last-Event-ID' must be an event id this stream sent (a non-negative number); it is '{lastText}'.");
+            if (!long.TryParse(lastText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed))
+            {
+                return Problems.InvalidField("Last-Event-ID", $"'Last-Event-ID' must be an event id this stream sent (a non-negative number); it is '{lastText}'.");
+            }
+            after = parsed;
         }
         var user = http.User.UserId();
         if (!JobRequests.IsWellFormedJobId(id) || await grains.GetGrain<ISearchJobGrain>(id).GetEventsAsync(user, long.MaxValue) is null)
         {
             return Problems.NotFound(id);
         }
-        http.Response.Headers.CacheControl = "no-cache";
-        http.Response.Headers["X-Accel-Buffering"] = "no";
-        return TypedResults.ServerSentEvents(ToSse(feed.ReadAsync(id, user, after, http.RequestAborted), json.Value.SerializerOptions));
+        var permit = await streams.TryAcquireAsync(user, $"events of {id}");
+        if (permit is null)
+        {
+            return TooManyStreams(http, streams.Max);
+        }
+        // The stream releases it when it ends; this covers a request that ends before the stream starts.
+        http.Response.RegisterForDisposeAsync(permit);
+        return new JobEventStreamResult(token => feed.ReadAsync(id, user, after, token), permit);
     }
 
-    private static async IAsyncEnumerable<SseItem<string>> ToSse(IAsyncEnumerable<JobFeedItem> items, JsonSerializerOptions json)
+    /// <summary>429: the user holds as many event streams and waits open as they may.</summary>
+    private static IResult TooManyStreams(HttpContext http, int max)
     {
-        await foreach (var item in items)
-        {
-            if (item.Event is { } relayed)
-            {
-                Diagnostics.SearchMetrics.EventDeliveryDelay.Record((DateTimeOffset.UtcNow - relayed.Timestamp).TotalMilliseconds);
-            }
-            yield return item.Event is { } e
-                ? new SseItem<string>(JsonSerializer.Serialize(e, json), e.Type) { EventId = e.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture) }
-                : new SseItem<string>(JsonSerializer.Serialize(item.Snapshot, json), item.Type);
-        }
+        http.Response.Headers.RetryAfter = "5";
+        return TypedResults.Problem(
+            $"You have {max} event streams and search waits open; at most {max} may be open at once. Close one, or follow a job by polling GET /api/search-jobs/{{id}}.",
+            statusCode: StatusCodes.Status429TooManyRequests, title: "Too many open streams");
     }
 
     private static async Task<IResult> RateLimitsAsync(HttpContext http, IGrainFactory grains, IOptionsMonitor<SearchOptions> search)

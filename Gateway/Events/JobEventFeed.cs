@@ -4,11 +4,24 @@ using Orleans.Streams;
 
 namespace Orleans.Search.Gateway.Events;
 
-/// <summary>One item of a job's feed: the snapshot first, then events in sequence order.</summary>
-public sealed record JobFeedItem(string Type, JobStatus? Snapshot, JobEvent? Event);
+/// <summary>One item of a job's feed: a snapshot or an event, each with the sequence number it stands at.</summary>
+public sealed record JobFeedItem(string Type, JobStatus? Snapshot, JobEvent? Event)
+{
+    public const string SnapshotType = "snapshot";
+
+    /// <summary>An event's own seq; a snapshot's is the last seq it reflects, so a client resuming from it misses nothing.</summary>
+    public long Seq => Event?.Seq ?? Snapshot!.LastSeq;
+
+    public static JobFeedItem Of(JobStatus snapshot) => new(SnapshotType, snapshot, null);
+
+    public static JobFeedItem Of(JobEvent e) => new(e.Type, null, e);
+}
 
 /// <summary>
-/// Follows one job: a snapshot, then every retained event after the caller's last one, then live events.
+/// Follows one job so that a client's view only moves forward. Without a last seen seq: a snapshot of the job as it is
+/// now (standing at the last seq it reflects), then only the events after it. With one: every retained event after it;
+/// if the tail no longer holds them all, a snapshot stands in for the dropped ones. Seqs strictly increase and progress
+/// never goes back, so a snapshot is never older than anything already sent.
 /// The progress stream carries what happens next; the job's own tail fills any gap (a lost stream message,
 /// a subscription made late, a resumed job), and is polled if the stream goes quiet. Ends after the terminal event.
 /// </summary>
@@ -16,22 +29,36 @@ public sealed class JobEventFeed(IClusterClient cluster, ILogger<JobEventFeed> l
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
 
-    public async IAsyncEnumerable<JobFeedItem> ReadAsync(string jobId, string user, long afterSeq, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <param name="afterSeq">The last seq the client has (its Last-Event-ID), or null for a client that has nothing yet.</param>
+    public async IAsyncEnumerable<JobFeedItem> ReadAsync(string jobId, string user, long? afterSeq, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var job = cluster.GetGrain<ISearchJobGrain>(jobId);
         var live = Channel.CreateUnbounded<JobEvent>(new UnboundedChannelOptions { SingleReader = true });
-        // Subscribe before reading the tail, so nothing falls between the two.
+        // Subscribe before reading the job, so nothing falls between the two.
         var subscription = await SubscribeAsync(jobId, live.Writer);
         try
         {
-            var status = await job.GetStatusAsync(user, includeResults: false);
-            if (status is null)
+            long last;
+            if (afterSeq is { } after)
             {
-                yield break;
+                last = after;
             }
-            yield return new JobFeedItem("snapshot", status, null);
+            else
+            {
+                var status = await job.GetStatusAsync(user, includeResults: false);
+                if (status is null)
+                {
+                    yield break;
+                }
+                yield return JobFeedItem.Of(status);
+                if (JobStates.IsTerminal(status.Status))
+                {
+                    // The snapshot already says how it ended.
+                    yield break;
+                }
+                last = status.LastSeq;
+            }
 
-            var last = afterSeq;
             while (!cancellationToken.IsCancellationRequested)
             {
                 var page = await job.GetEventsAsync(user, last);
@@ -39,10 +66,34 @@ public sealed class JobEventFeed(IClusterClient cluster, ILogger<JobEventFeed> l
                 {
                     yield break;
                 }
+                if (page.FirstRetainedSeq > last + 1)
+                {
+                    // Events after the client's last one were dropped from the tail: a snapshot stands in for them. It is
+                    // read after the tail, so it reflects at least everything the client has.
+                    var status = await job.GetStatusAsync(user, includeResults: false);
+                    if (status is null)
+                    {
+                        yield break;
+                    }
+                    if (status.LastSeq > last)
+                    {
+                        last = status.LastSeq;
+                        yield return JobFeedItem.Of(status);
+                        if (JobStates.IsTerminal(status.Status))
+                        {
+                            yield break;
+                        }
+                        continue;
+                    }
+                }
                 foreach (var e in page.Events)
                 {
+                    if (e.Seq <= last)
+                    {
+                        continue;
+                    }
                     last = e.Seq;
-                    yield return new JobFeedItem(e.Type, null, e);
+                    yield return JobFeedItem.Of(e);
                     if (JobEventTypes.IsTerminal(e.Type))
                     {
                         yield break;
@@ -66,7 +117,7 @@ public sealed class JobEventFeed(IClusterClient cluster, ILogger<JobEventFeed> l
                         break;
                     }
                     last = e.Seq;
-                    yield return new JobFeedItem(e.Type, null, e);
+                    yield return JobFeedItem.Of(e);
                     if (JobEventTypes.IsTerminal(e.Type))
                     {
                         yield break;

@@ -83,6 +83,9 @@ public static class GatewayExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<JobRequests>();
         services.AddSingleton<JobEventFeed>();
+        services.AddSingleton<OpenStreamPermits>();
+        services.AddOptions<EventStreamOptions>().Bind(builder.Configuration.GetSection(EventStreamOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<EventStreamOptions>, EventStreamOptionsValidator>();
 
         builder.AddSearchTelemetry();
         services.AddHealthChecks()

@@ -12,7 +12,8 @@ public interface IRateLimiterGrain : IGrainWithStringKey
     /// <summary>
     /// Reserves one permit. Returns at once with a lease when a concurrency slot is free (its token may be due
     /// later: see <see cref="PermitGrant.NotBefore"/>); otherwise queues and returns when a slot frees,
-    /// or returns not granted after a short while so the caller asks again.
+    /// or returns not granted after a short while so the caller asks again. A <see cref="PermitRequest.NoWait"/>
+    /// request is answered at once and never queues.
     /// </summary>
     [Alias("Acquire")]
     Task<PermitGrant> AcquireAsync(PermitRequest request, CancellationToken cancellationToken = default);
@@ -63,6 +64,9 @@ public sealed record PermitRequest
 
     /// <summary>The holder's silo: when it is declared dead, its leases are reclaimed at once rather than at expiry.</summary>
     [Id(5)] public SiloAddress? HolderSilo { get; init; }
+
+    /// <summary>Answer at once: granted if a permit is free now, otherwise not granted, without queueing.</summary>
+    [Id(6)] public bool NoWait { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("Orleans.Search.PermitGrant")]
@@ -129,4 +133,7 @@ public static class LimiterKeys
     public static string User(string userId) => $"user:{userId}";
 
     public static string Provider(string name) => $"provider:{name}";
+
+    /// <summary>A user's open event streams and sync waits: a concurrency cap only, no rate.</summary>
+    public static string Streams(string userId) => $"streams:{userId}";
 }

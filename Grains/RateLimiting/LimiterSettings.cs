@@ -18,6 +18,11 @@ public sealed class LimiterSettingsSource(IOptionsMonitor<SearchOptions> search,
                 ? new LimiterSettings(p.PermitsPerMinute, p.Burst, EffectiveBurst(p), Positive(p.MaxConcurrency))
                 : Unlimited;
         }
+        if (key.StartsWith("streams:", StringComparison.Ordinal))
+        {
+            // Open event streams and sync waits: a cap on how many at once, no rate.
+            return new LimiterSettings(0, int.MaxValue, int.MaxValue, Positive(users.CurrentValue.MaxOpenStreams));
+        }
         if (key.StartsWith("user:", StringComparison.Ordinal))
         {
             var u = users.CurrentValue;

@@ -47,6 +47,10 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
         {
             return immediate;
         }
+        if (request.NoWait)
+        {
+            return new PermitGrant { Granted = false, LeaseId = request.LeaseId };
+        }
 
         var waiter = new Waiter(request);
         _queue.Enqueue(request.User ?? "", request.JobId ?? request.Holder, waiter);

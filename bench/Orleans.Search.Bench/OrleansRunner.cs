@@ -85,6 +85,8 @@ public sealed class OrleansRunner(HttpClient http, FakeSearxng fake)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/search-jobs/{jobId}/events");
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        // From the first event, not from a snapshot: pages done before the stream opened are measured too.
+        request.Headers.Add("Last-Event-ID", "0");
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         response.EnsureSuccessStatusCode();
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));

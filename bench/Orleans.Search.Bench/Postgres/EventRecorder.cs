@@ -50,10 +50,8 @@ public sealed class EventRecorder(HttpClient http, string jobId)
             {
                 using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/search-jobs/{jobId}/events");
                 request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-                if (last > 0)
-                {
-                    request.Headers.Add("Last-Event-ID", last.ToString(CultureInfo.InvariantCulture));
-                }
+                // Every event from the first (0) or after the last one recorded, never a snapshot in their place.
+                request.Headers.Add("Last-Event-ID", last.ToString(CultureInfo.InvariantCulture));
                 using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
                 if (!response.IsSuccessStatusCode)
                 {
@@ -82,7 +80,18 @@ public sealed class EventRecorder(HttpClient http, string jobId)
                         continue;
                     }
                     var at = Stopwatch.GetTimestamp();
-                    if (type is not null && type != "snapshot" && long.TryParse(id, CultureInfo.InvariantCulture, out var seq))
+                    if (type == "snapshot" && long.TryParse(id, CultureInfo.InvariantCulture, out var reflected))
+                    {
+                        // Stands in for events the job no longer keeps; carry on after what it reflects.
+                        last = reflected;
+                        using var snapshot = JsonDocument.Parse(data.ToString());
+                        var status = snapshot.RootElement.GetProperty("status").GetString();
+                        if (status is "completed" or "failed" or "cancelled")
+                        {
+                            return status;
+                        }
+                    }
+                    else if (type is not null && type != "snapshot" && long.TryParse(id, CultureInfo.InvariantCulture, out var seq))
                     {
                         last = seq;
                         string? query = null;

@@ -40,13 +40,14 @@ public sealed class EventStreamTests(OpenGatewayFixture fixture)
 
         var snapshot = GatewayApi.ParseSnapshot(messages[0]);
         Assert.Equal("snapshot", messages[0].Event);
-        Assert.Null(messages[0].Id);
+        Assert.Equal(snapshot.LastSeq.ToString(), messages[0].Id);
         Assert.Equal(JobStates.Running, snapshot.Status);
         Assert.True(snapshot.Progress < 100);
         var events = messages.Skip(1).ToList();
         Assert.DoesNotContain(events, m => m.Event == "snapshot");
         var parsed = AssertWellFormed(events);
-        Assert.Equal(JobEventTypes.Created, parsed[0].Type);
+        // Only what came after the snapshot: nothing it already reflects is sent again.
+        Assert.Equal(snapshot.LastSeq + 1, parsed[0].Seq);
         Assert.Equal(JobEventTypes.Completed, parsed[^1].Type);
         Assert.Equal(100, parsed[^1].Progress);
         Assert.Equal(4, parsed.Count(e => e.Type == JobEventTypes.PageCompleted));
@@ -57,16 +58,21 @@ public sealed class EventStreamTests(OpenGatewayFixture fixture)
     }
 
     [Fact]
-    public async Task Events_of_a_finished_job_replay_everything_and_end()
+    public async Task Events_of_a_finished_job_without_Last_Event_ID_are_its_final_snapshot_and_with_0_its_whole_history()
     {
         var created = await GatewayApi.CreateJobAsync(Http, new { queries = TestJobs.UniqueQueries("sse-done", 3), pages = 2 });
         var done = await GatewayApi.WaitForEndAsync(Http, created.JobId);
 
         var messages = await GatewayApi.ReadEventsAsync(Http, created.JobId);
 
-        Assert.Equal("snapshot", messages[0].Event);
-        Assert.Equal(JobStates.Completed, GatewayApi.ParseSnapshot(messages[0]).Status);
-        var parsed = AssertWellFormed(messages.Skip(1).ToList());
+        var snapshot = Assert.Single(messages);
+        Assert.Equal("snapshot", snapshot.Event);
+        Assert.Equal(done.LastSeq.ToString(), snapshot.Id);
+        Assert.Equal(JobStates.Completed, GatewayApi.ParseSnapshot(snapshot).Status);
+        Assert.Equal(100, GatewayApi.ParseSnapshot(snapshot).Progress);
+
+        var history = await GatewayApi.ReadEventsAsync(Http, created.JobId, "0");
+        var parsed = AssertWellFormed(history);
         Assert.Equal(JobEventTypes.Created, parsed[0].Type);
         Assert.Equal(JobEventTypes.Completed, parsed[^1].Type);
         Assert.Equal(done.LastSeq, parsed[^1].Seq);
@@ -79,16 +85,15 @@ public sealed class EventStreamTests(OpenGatewayFixture fixture)
     {
         var created = await GatewayApi.CreateJobAsync(Http, new { queries = TestJobs.UniqueQueries("sse-replay", 3), pages = 2 });
         await GatewayApi.WaitForEndAsync(Http, created.JobId);
-        var full = (await GatewayApi.ReadEventsAsync(Http, created.JobId)).Skip(1).ToList();
+        var full = await GatewayApi.ReadEventsAsync(Http, created.JobId, "0");
+        AssertWellFormed(full);
         var ids = full.Select(m => long.Parse(m.Id!)).ToList();
 
         foreach (var after in new[] { 0, ids[0], ids[ids.Count / 2], ids[^2], ids[^1] })
         {
             var replay = await GatewayApi.ReadEventsAsync(Http, created.JobId, after.ToString());
 
-            Assert.Equal("snapshot", replay[0].Event);
-            var expected = full.Where(m => long.Parse(m.Id!) > after).ToList();
-            Assert.Equal(expected, replay.Skip(1).ToList());
+            Assert.Equal(full.Where(m => long.Parse(m.Id!) > after).ToList(), replay);
         }
 
         // The query-string form (for EventSource clients that cannot set headers) does the same.
@@ -99,7 +104,7 @@ public sealed class EventStreamTests(OpenGatewayFixture fixture)
         {
             fromQuery.Add(m);
         }
-        Assert.Equal(full.Where(m => long.Parse(m.Id!) > middle), fromQuery.Skip(1));
+        Assert.Equal(full.Where(m => long.Parse(m.Id!) > middle), fromQuery);
     }
 
     [Fact]
@@ -116,10 +121,11 @@ public sealed class EventStreamTests(OpenGatewayFixture fixture)
             await gated.WaitUntilAsync(f => queries.Sum(q => f.RequestsFor(q, 1) + f.RequestsFor(q, 2)) == 4, TimeSpan.FromSeconds(30));
             // The job has published what it can before the provider answers; a client that saw only the first event reconnects.
             var held = await GatewayApi.WaitForJobAsync(Http, created.JobId, s => s.LastSeq >= 2, "created and started published");
-            using var connected = new CountdownEvent(2);
-            fullRead = GatewayApi.ReadEventsAsync(Http, created.JobId, onMessage: m => SignalSnapshot(m, connected));
-            resumedRead = GatewayApi.ReadEventsAsync(Http, created.JobId, "1", onMessage: m => SignalSnapshot(m, connected));
-            await Eventually.TrueAsync(() => connected.IsSet, "both streams connected", TimeSpan.FromSeconds(30));
+            var fullConnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var resumedConnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            fullRead = GatewayApi.ReadEventsAsync(Http, created.JobId, "0", onMessage: _ => fullConnected.TrySetResult());
+            resumedRead = GatewayApi.ReadEventsAsync(Http, created.JobId, "1", onMessage: _ => resumedConnected.TrySetResult());
+            await Task.WhenAll(fullConnected.Task, resumedConnected.Task).WaitAsync(TimeSpan.FromSeconds(30));
             Assert.False(fullRead.IsCompleted || resumedRead.IsCompleted);
             Assert.Equal(JobStates.Running, held.Status);
         }
@@ -128,11 +134,11 @@ public sealed class EventStreamTests(OpenGatewayFixture fixture)
             gated.Options.OpenGate();
         }
 
-        var full = (await fullRead).Skip(1).ToList();
+        var full = await fullRead;
         var resumed = await resumedRead;
-        Assert.Equal("snapshot", resumed[0].Event);
-        Assert.Equal(full.Where(m => long.Parse(m.Id!) > 1), resumed.Skip(1));
-        var parsed = AssertWellFormed(resumed.Skip(1).ToList());
+        Assert.DoesNotContain(resumed, m => m.Event == "snapshot");
+        Assert.Equal(full.Where(m => long.Parse(m.Id!) > 1), resumed);
+        var parsed = AssertWellFormed(resumed);
         Assert.Equal(2, parsed[0].Seq);
         Assert.Equal(JobEventTypes.Completed, parsed[^1].Type);
     }
@@ -165,6 +171,90 @@ public sealed class EventStreamTests(OpenGatewayFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task A_late_joiner_without_Last_Event_ID_gets_a_snapshot_with_its_seq_then_only_later_events_and_progress_never_goes_back()
+    {
+        var gated = fixture.GatedSearxng;
+        var (jobId, half) = await StartHalfDoneJobAsync("sse-late");
+        Task<List<SseMessage>> reading;
+        try
+        {
+            var snapshotSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            reading = GatewayApi.ReadEventsAsync(Http, jobId, onMessage: _ => snapshotSeen.TrySetResult());
+            await snapshotSeen.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            gated.Options.OpenGate();
+        }
+
+        var messages = await reading;
+
+        var snapshot = EventStreamAssert.NeverGoesBack(messages, lastEventId: null);
+        Assert.NotNull(snapshot);
+        Assert.Equal(JobStates.Running, snapshot.Status);
+        Assert.Equal(50, snapshot.Progress);
+        Assert.True(snapshot.LastSeq >= half.LastSeq);
+        Assert.Equal(JobEventTypes.Completed, messages[^1].Event);
+        Assert.Equal(2, messages.Count(m => m.Event == JobEventTypes.PageCompleted));
+    }
+
+    [Fact]
+    public async Task A_late_joiner_with_Last_Event_ID_gets_every_event_after_it_and_progress_never_goes_back()
+    {
+        var gated = fixture.GatedSearxng;
+        var (jobId, half) = await StartHalfDoneJobAsync("sse-late-id");
+        Task<List<SseMessage>> reading;
+        try
+        {
+            var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            // A client that saw 'created' and 'started' before it lost its connection.
+            reading = GatewayApi.ReadEventsAsync(Http, jobId, "2", onMessage: _ => connected.TrySetResult());
+            await connected.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            gated.Options.OpenGate();
+        }
+
+        var messages = await reading;
+
+        EventStreamAssert.NeverGoesBack(messages, lastEventId: 2);
+        Assert.DoesNotContain(messages, m => m.Event == "snapshot");
+        Assert.Equal("3", messages[0].Id);
+        // The cached query's pages (done before the client came back) and the held query's, all of them.
+        Assert.Equal(4, messages.Count(m => m.Event == JobEventTypes.PageCompleted));
+        Assert.Equal(JobEventTypes.Completed, messages[^1].Event);
+        Assert.True(long.Parse(messages[^1].Id!) > half.LastSeq);
+    }
+
+    /// <summary>
+    /// A job of two queries × two pages on the gated provider, half done: the first query's pages come from the cache (a
+    /// finished job fetched them), the second query's are held at the closed gate. The caller opens the gate.
+    /// </summary>
+    private async Task<(string JobId, JobStatus Half)> StartHalfDoneJobAsync(string label)
+    {
+        var gated = fixture.GatedSearxng;
+        var queries = TestJobs.UniqueQueries(label, 2);
+        var warm = await GatewayApi.CreateJobAsync(Http, new { query = queries[0], pages = 2, provider = "gated" });
+        Assert.Equal(JobStates.Completed, (await GatewayApi.WaitForEndAsync(Http, warm.JobId)).Status);
+        gated.Options.CloseGate();
+        try
+        {
+            var created = await GatewayApi.CreateJobAsync(Http, new { queries, pages = 2, provider = "gated" });
+            var half = await GatewayApi.WaitForJobAsync(Http, created.JobId, s => s.Progress >= 50, "the cached query's pages done");
+            await gated.WaitUntilAsync(f => f.RequestsFor(queries[1], 1) + f.RequestsFor(queries[1], 2) == 2, TimeSpan.FromSeconds(30));
+            Assert.Equal(JobStates.Running, half.Status);
+            Assert.Equal(50, half.Progress);
+            return (created.JobId, half);
+        }
+        catch
+        {
+            gated.Options.OpenGate();
+            throw;
+        }
+    }
+
     [Theory]
     [InlineData("abc")]
     [InlineData("-1")]
@@ -182,14 +272,6 @@ public sealed class EventStreamTests(OpenGatewayFixture fixture)
         using var viaQuery = await Http.GetAsync($"/api/search-jobs/{created.JobId}/events?lastEventId={Uri.EscapeDataString(lastEventId)}");
         await GatewayApi.AssertInvalidFieldAsync(viaQuery, "Last-Event-ID");
         await GatewayApi.WaitForEndAsync(Http, created.JobId);
-    }
-
-    private static void SignalSnapshot(SseMessage message, CountdownEvent connected)
-    {
-        if (message.Event == "snapshot")
-        {
-            connected.Signal();
-        }
     }
 
     /// <summary>Every message after the snapshot is an event whose id is its seq; ids increase, progress never falls, 100 only on completed; one terminal event, last.</summary>

@@ -62,4 +62,29 @@ public sealed class RateLimiterGrainTests(SearchClusterFixture fixture)
         await limiter.ReleaseAsync(held.LeaseId);
         await Eventually.ReturnsAsync(() => limiter.GetSnapshotAsync(), s => s.InFlight == 0 && s.Queued == 0, "the slot to come back", TimeSpan.FromSeconds(5));
     }
+
+    [Fact]
+    public async Task A_request_that_must_not_wait_is_refused_at_once_when_no_slot_is_free_and_never_queues()
+    {
+        var limiter = Limiter("serial");
+        var held = await limiter.AcquireAsync(Request("holder"));
+        Assert.True(held.Granted);
+
+        var started = DateTime.UtcNow;
+        var refused = await limiter.AcquireAsync(Request("no-wait") with { NoWait = true });
+
+        Assert.False(refused.Granted);
+        // "At once": a queued request would be answered only after the limiter's 10 s queue wait; 5 s is generous.
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(5), $"answered after {DateTime.UtcNow - started}");
+        var snapshot = await limiter.GetSnapshotAsync();
+        Assert.Equal(0, snapshot.Queued);
+        Assert.Equal(1, snapshot.InFlight);
+
+        await limiter.ReleaseAsync(held.LeaseId);
+        await Eventually.ReturnsAsync(() => limiter.GetSnapshotAsync(), s => s.InFlight == 0, "the slot to come back", TimeSpan.FromSeconds(5));
+        var granted = await limiter.AcquireAsync(Request("no-wait") with { NoWait = true });
+        Assert.True(granted.Granted);
+        await limiter.ReleaseAsync(granted.LeaseId);
+        await Eventually.ReturnsAsync(() => limiter.GetSnapshotAsync(), s => s.InFlight == 0, "the slot to come back", TimeSpan.FromSeconds(5));
+    }
 }
