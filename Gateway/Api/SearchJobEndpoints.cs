@@ -142,27 +142,8 @@ public static class SearchJobEndpoints
         }
     }
 
-    private static async Task<(JobSpec? Spec, IResult? Problem)> ReadSpecAsync(HttpContext http)
-    {
-        if (!http.Request.HasJsonContentType())
-        {
-            return (null, Problems.UnsupportedMediaType(Problems.JsonBodyRequired));
-        }
-        var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
-        try
-        {
-            var spec = await JsonSerializer.DeserializeAsync<JobSpec>(http.Request.Body, json, http.RequestAborted);
-            return spec is null ? (null, Problems.InvalidField("body", "The request body must be a JSON object (a job spec), not null.")) : (spec, null);
-        }
-        catch (JsonException ex)
-        {
-            var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
-            return (null, Problems.Invalid(new Dictionary<string, string[]>
-            {
-                [field] = [$"The request body is not a valid job spec at '{field}': {FirstSentence(ex.Message)}"],
-            }, "The job spec is invalid"));
-        }
-    }
+    private static Task<(JobSpec? Spec, IResult? Problem)> ReadSpecAsync(HttpContext http) =>
+        http.RequestServices.GetRequiredService<JobSpecReader>().ReadAsync(http.Request, http.RequestAborted);
 
     private static async Task<IResult> GetAsync(string id, HttpContext http, IGrainFactory grains)
     {
@@ -210,7 +191,7 @@ public static class SearchJobEndpoints
         {
             return Problems.InvalidField("limit", $"'limit' must be a whole number from 1 to {MaxListLimit}; it is '{limit}'.");
         }
-        if (cursor is not null && !UserJobsGrain.Cursor.TryParse(cursor, out _))
+        if (cursor is not null && !JobRequests.IsWellFormedCursor(cursor))
         {
             return Problems.InvalidField("cursor", "'cursor' is not one this API gave out; pass 'nextCursor' from the previous page.");
         }
@@ -221,10 +202,9 @@ public static class SearchJobEndpoints
         IOptions<JsonOptions> json, [FromHeader(Name = "Last-Event-ID")] string? lastEventIdHeader, [FromQuery] string? lastEventId)
     {
         var lastText = lastEventIdHeader ?? lastEventId;
-        long after = 0;
-        if (!string.IsNullOrEmpty(lastText) && (!long.TryParse(lastText, out after) || after < 0))
+        if (JobRequests.ParseLastEventId(lastText, out var after) is { } lastEventIdError)
         {
-            return Problems.InvalidField("Last-Event-ID", $"'Last-Event-ID' must be an event id this stream sent (a non-negative number); it is '{lastText}'.");
+            return Problems.InvalidField("Last-Event-ID", lastEventIdError);
         }
         var user = http.User.UserId();
         if (!JobRequests.IsWellFormedJobId(id) || await grains.GetGrain<ISearchJobGrain>(id).GetEventsAsync(user, long.MaxValue) is null)
@@ -256,12 +236,6 @@ public static class SearchJobEndpoints
         var providers = await Task.WhenAll(search.CurrentValue.Providers.Keys.Order()
             .Select(name => grains.GetGrain<IRateLimiterGrain>(LimiterKeys.Provider(name)).GetSnapshotAsync()));
         return TypedResults.Ok(new RateLimitsView(await user, providers));
-    }
-
-    private static string FirstSentence(string message)
-    {
-        var end = message.IndexOf(". ", StringComparison.Ordinal);
-        return end > 0 ? message[..(end + 1)] : message;
     }
 
     private sealed record Created(JobStatus Status, int? WaitSeconds)
