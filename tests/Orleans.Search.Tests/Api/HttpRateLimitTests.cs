@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Orleans.Search.Fakes;
 
 namespace Orleans.Search.Tests.Api;
 
@@ -20,11 +21,11 @@ public sealed class LimitedGatewayFixture : IAsyncLifetime
 
     public GatewayHost Gateway { get; private set; } = null!;
 
-    private Fakes.FakeSearxng Searxng { get; set; } = null!;
+    private FakeSearxng Searxng { get; set; } = null!;
 
     public async Task InitializeAsync()
     {
-        Searxng = await Fakes.FakeSearxng.StartAsync(new Fakes.FakeSearxngOptions());
+        Searxng = await FakeSearxng.StartAsync(new FakeSearxngOptions());
         var settings = GatewaySettings.Common(Searxng);
         settings["Auth:Mode"] = "keys";
         TestKeys.Configure(settings, 0, AliceKey, "alice");
