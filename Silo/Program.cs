@@ -1,4 +1,5 @@
 using Orleans.Search.Silo.Hosting;
+using Orleans.Search.Silo.Security;
 using Orleans.Search.Silo.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -10,7 +11,7 @@ if (args.Contains("migrate"))
     var connectionString = cluster.ConnectionString(builder.Configuration);
     await (cluster.IsPostgres ? OrleansSchema.ApplyPostgresAsync(connectionString) : OrleansSchema.ApplySqliteAsync(connectionString));
     Console.WriteLine($"Schema applied ({cluster.Storage}).");
-    return;
+    return 0;
 }
 
 // A silo: no search API of its own, only health, metrics and (if enabled) the dashboard.
@@ -18,9 +19,12 @@ builder.UseOrleans(silo => silo
     .UseSearchClustering(builder.Configuration)
     .AddSearchSilo(builder.Configuration));
 builder.AddSearchTelemetry();
+builder.AddSearchAuthentication();
 builder.Services.AddHealthChecks();
 
 var app = builder.Build();
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapHealthChecks("/healthz");
 app.MapSearchOperations();
-app.Run();
+return app.RunUnlessRefused();

@@ -1,6 +1,8 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Orleans.Search.Gateway.FrontDoor;
 using Orleans.Search.Providers;
 
 namespace Orleans.Search.Gateway.Api;
@@ -14,11 +16,26 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, TimeProvi
     public const int MaxWaitSeconds = 300;
     public const int MaxIdempotencyKeyLength = 200;
 
+    /// <summary>A problem names at most this many fields: validation stops there.</summary>
+    public const int MaxErrors = 20;
+
+    /// <summary>Cursors this API gives out are about 90 characters.</summary>
+    public const int MaxCursorLength = 128;
+
+    /// <summary>An event id is a non-negative <see cref="long"/>.</summary>
+    public const int MaxEventIdDigits = 19;
+
     /// <summary>Field name → messages; empty when the spec is valid.</summary>
     public Dictionary<string, string[]> Validate(JobSpec spec)
     {
         var errors = new Dictionary<string, string[]>();
-        void Add(string field, string message) => errors[field] = [message];
+        void Add(string field, string message)
+        {
+            if (errors.Count < MaxErrors)
+            {
+                errors[field] = [message];
+            }
+        }
 
         if (spec.Query is not null && spec.Queries is not null)
         {
@@ -41,7 +58,7 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, TimeProvi
             {
                 Add("queries", $"'queries' must hold 1–{MaxQueries} queries; it has {queries.Count}.");
             }
-            for (var i = 0; i < queries.Count; i++)
+            for (var i = 0; i < queries.Count && errors.Count < MaxErrors; i++)
             {
                 if (QueryError(queries[i]) is { } error)
                 {
@@ -53,7 +70,7 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, TimeProvi
         var providers = search.CurrentValue.Providers;
         if (spec.Provider is { } provider && !providers.ContainsKey(provider))
         {
-            Add("provider", $"Unknown provider '{provider}'. Configured providers: {string.Join(", ", providers.Keys.Order())}.");
+            Add("provider", $"Unknown provider '{FrontDoorProblems.Shorten(provider)}'. Configured providers: {string.Join(", ", providers.Keys.Order())}.");
         }
         if (spec.Pages is { } pages && pages is < 1 or > MaxPages)
         {
@@ -71,6 +88,25 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, TimeProvi
         : key.Length is 0 or > MaxIdempotencyKeyLength || key.Any(char.IsControl)
             ? $"The Idempotency-Key header must be 1–{MaxIdempotencyKeyLength} printable characters."
             : null;
+
+    /// <summary>
+    /// <c>Last-Event-ID</c> (header or query): the decimal id of an event the stream sent. Null when it is absent or
+    /// well-formed (then in <paramref name="after"/>), else the problem, echoing only the start of the value.
+    /// </summary>
+    public static string? ParseLastEventId(string? text, out long after)
+    {
+        after = 0;
+        if (string.IsNullOrEmpty(text)
+            || text.Length <= MaxEventIdDigits && text.All(char.IsAsciiDigit) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out after))
+        {
+            return null;
+        }
+        return $"'Last-Event-ID' must be an event id this stream sent (a whole number of at most {MaxEventIdDigits} digits); it is '{FrontDoorProblems.Shorten(text, 24)}'.";
+    }
+
+    /// <summary>A list cursor as this API gives them out: short, decodable, and naming a well-formed job id.</summary>
+    public static bool IsWellFormedCursor(string cursor) =>
+        cursor.Length <= MaxCursorLength && UserJobsGrain.Cursor.TryParse(cursor, out var position) && IsWellFormedJobId(position.JobId);
 
     /// <summary>A valid spec as a submission. With an idempotency key the job id is derived from it, so a retry finds the same job.</summary>
     public JobSubmission ToSubmission(JobSpec spec, string owner, string? idempotencyKey)

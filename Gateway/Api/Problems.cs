@@ -23,6 +23,14 @@ public static class Problems
     public static ProblemHttpResult UnsupportedMediaType(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type");
 
+    public const string TooLargeTitle = "Request body too large";
+
+    public static string TooLargeDetail(int maxBodyBytes) =>
+        $"The request body may be at most {maxBodyBytes} bytes; this one is larger, so it was refused.";
+
+    public static ProblemHttpResult TooLarge(int maxBodyBytes) =>
+        TypedResults.Problem(TooLargeDetail(maxBodyBytes), statusCode: StatusCodes.Status413PayloadTooLarge, title: TooLargeTitle);
+
     public const string JsonBodyRequired = "Send the request body as JSON with 'Content-Type: application/json'.";
 
     /// <summary>

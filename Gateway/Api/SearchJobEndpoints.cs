@@ -148,27 +148,8 @@ public static class SearchJobEndpoints
         }
     }
 
-    private static async Task<(JobSpec? Spec, IResult? Problem)> ReadSpecAsync(HttpContext http)
-    {
-        if (!http.Request.HasJsonContentType())
-        {
-            return (null, Problems.UnsupportedMediaType(Problems.JsonBodyRequired));
-        }
-        var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
-        try
-        {
-            var spec = await JsonSerializer.DeserializeAsync<JobSpec>(http.Request.Body, json, http.RequestAborted);
-            return spec is null ? (null, Problems.InvalidField("body", "The request body must be a JSON object (a job spec), not null.")) : (spec, null);
-        }
-        catch (JsonException ex)
-        {
-            var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
-            return (null, Problems.Invalid(new Dictionary<string, string[]>
-            {
-                [field] = [$"The request body is not a valid job spec at '{field}': {FirstSentence(ex.Message)}"],
-            }, "The job spec is invalid"));
-        }
-    }
+    private static Task<(JobSpec? Spec, IResult? Problem)> ReadSpecAsync(HttpContext http) =>
+        http.RequestServices.GetRequiredService<JobSpecReader>().ReadAsync(http.Request, http.RequestAborted);
 
     private static async Task<IResult> GetAsync(string id, HttpContext http, IGrainFactory grains)
     {
@@ -216,7 +197,7 @@ public static class SearchJobEndpoints
         {
             return Problems.InvalidField("limit", $"'limit' must be a whole number from 1 to {MaxListLimit}; it is '{limit}'.");
         }
-        if (cursor is not null && !UserJobsGrain.Cursor.TryParse(cursor, out _))
+        if (cursor is not null && !JobRequests.IsWellFormedCursor(cursor))
         {
             return Problems.InvalidField("cursor", "'cursor' is not one this API gave out; pass 'nextCursor' from the previous page.");
         }
@@ -227,15 +208,11 @@ public static class SearchJobEndpoints
         [FromHeader(Name = "Last-Event-ID")] string? lastEventIdHeader, [FromQuery] string? lastEventId)
     {
         var lastText = lastEventIdHeader ?? lastEventId;
-        long? after = null;
-        if (!string.IsNullOrEmpty(lastText))
+        if (JobRequests.ParseLastEventId(lastText, out var parsed) is { } lastEventIdError)
         {
-            if (!long.TryParse(lastText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed))
-            {
-                return Problems.InvalidField("Last-Event-ID", $"'Last-Event-ID' must be an event id this stream sent (a non-negative number); it is '{lastText}'.");
-            }
-            after = parsed;
+            return Problems.InvalidField("Last-Event-ID", lastEventIdError);
         }
+        long? after = string.IsNullOrEmpty(lastText) ? null : parsed;
         var user = http.User.UserId();
         if (!JobRequests.IsWellFormedJobId(id) || await grains.GetGrain<ISearchJobGrain>(id).GetEventsAsync(user, long.MaxValue) is null)
         {
@@ -266,12 +243,6 @@ public static class SearchJobEndpoints
         var providers = await Task.WhenAll(search.CurrentValue.Providers.Keys.Order()
             .Select(name => grains.GetGrain<IRateLimiterGrain>(LimiterKeys.Provider(name)).GetSnapshotAsync()));
         return TypedResults.Ok(new RateLimitsView(await user, providers));
-    }
-
-    private static string FirstSentence(string message)
-    {
-        var end = message.IndexOf(". ", StringComparison.Ordinal);
-        return end > 0 ? message[..(end + 1)] : message;
     }
 
     private sealed record Created(JobStatus Status, int? WaitSeconds)

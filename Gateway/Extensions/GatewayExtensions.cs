@@ -1,12 +1,12 @@
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Orleans.Search.Gateway.Api;
-using Orleans.Search.Gateway.Auth;
 using Orleans.Search.Gateway.Events;
+using Orleans.Search.Gateway.FrontDoor;
 using Orleans.Search.Gateway.Health;
 using Orleans.Dashboard;
 using Orleans.Search.Silo.Hosting;
+using Orleans.Search.Silo.Security;
 
 namespace Orleans.Search.Gateway.Extensions;
 
@@ -55,7 +55,10 @@ public static class GatewayExtensions
         return builder;
     }
 
-    /// <summary>The HTTP API's services: auth, problem details, JSON, OpenAPI, health checks, validation and the event feed.</summary>
+    /// <summary>
+    /// The HTTP API's services: the front door (hosts, body size, rate limits), auth, problem details, JSON, OpenAPI,
+    /// health checks, validation and the event feed.
+    /// </summary>
     public static WebApplicationBuilder AddSearchApi(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -65,10 +68,8 @@ public static class GatewayExtensions
         {
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
         });
-        services.AddOptions<ApiKeyOptions>().Bind(builder.Configuration.GetSection(ApiKeyOptions.Section));
-        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        services.AddAuthorization();
+        builder.AddFrontDoor();
+        builder.AddSearchAuthentication().RequireKeysBeyondLoopback();
         services.AddOpenApi();
 
         services.AddOptions<SearchOptions>().Bind(builder.Configuration.GetSection(SearchOptions.Section))
@@ -82,15 +83,18 @@ public static class GatewayExtensions
         services.AddOptions<UserLimitOptions>().Bind(builder.Configuration.GetSection(UserLimitOptions.Section));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<JobRequests>();
+        services.AddSingleton<JobSpecReader>();
         services.AddSingleton<JobEventFeed>();
         services.AddSingleton<OpenStreamPermits>();
         services.AddOptions<EventStreamOptions>().Bind(builder.Configuration.GetSection(EventStreamOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<EventStreamOptions>, EventStreamOptionsValidator>();
 
         builder.AddSearchTelemetry();
+        services.AddSingleton<ClusterHealthCheck>().AddSingleton<CachedHealthCheck<ClusterHealthCheck>>();
+        services.AddSingleton<StorageHealthCheck>().AddSingleton<CachedHealthCheck<StorageHealthCheck>>();
         services.AddHealthChecks()
-            .AddCheck<ClusterHealthCheck>("cluster", tags: ["ready"])
-            .AddCheck<StorageHealthCheck>("storage", tags: ["ready"]);
+            .AddCheck<CachedHealthCheck<ClusterHealthCheck>>("cluster", tags: ["ready"])
+            .AddCheck<CachedHealthCheck<StorageHealthCheck>>("storage", tags: ["ready"]);
         return builder;
     }
 
@@ -98,10 +102,13 @@ public static class GatewayExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseFrontDoor();
         app.UseAuthentication();
+        app.UseUserRateLimit();
         app.UseAuthorization();
         app.MapOpenApi();
-        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        // Liveness answers without touching anything, so it needs no limit (and an orchestrator's probe must never be throttled).
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false }).DisableRateLimiting();
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
         app.MapSearchJobEndpoints();
         app.MapSearchOperations();

@@ -123,7 +123,7 @@ public sealed class UserJobsGrain(
                 base64 = base64.PadRight(base64.Length + (4 - base64.Length % 4) % 4, '=');
                 var text = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(base64));
                 var colon = text.IndexOf(':');
-                if (colon <= 0 || !long.TryParse(text[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks))
+                if (colon <= 0 || !long.TryParse(text[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) || ticks > DateTimeOffset.MaxValue.UtcTicks)
                 {
                     return false;
                 }

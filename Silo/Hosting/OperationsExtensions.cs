@@ -3,10 +3,15 @@ using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Metrics;
 using Orleans.Dashboard;
 using Orleans.Search.Diagnostics;
+using Orleans.Search.Silo.Security;
 
 namespace Orleans.Search.Silo.Hosting;
 
-/// <summary>What operators read: metrics (OpenTelemetry; Prometheus scrape at /metrics, OTLP push when configured) and the Orleans dashboard.</summary>
+/// <summary>
+/// What operators read: metrics (OpenTelemetry; Prometheus scrape at /metrics, OTLP push when configured) and the Orleans
+/// dashboard. Both need the admin role (an admin key, or a loopback caller when there are no keys): they show every
+/// user's activity and the cluster's inner workings.
+/// </summary>
 public static class OperationsExtensions
 {
     /// <summary><c>Dashboard:Enabled</c> (default false) serves the official Orleans dashboard at <c>/dashboard</c>.</summary>
@@ -32,10 +37,10 @@ public static class OperationsExtensions
 
     public static WebApplication MapSearchOperations(this WebApplication app)
     {
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(SecurityExtensions.AdminPolicy);
         if (DashboardEnabled(app.Configuration))
         {
-            app.MapOrleansDashboard(routePrefix: "/dashboard");
+            app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(SecurityExtensions.AdminPolicy);
         }
         return app;
     }

@@ -193,6 +193,8 @@ public sealed class Benchmark(BenchOptions options)
             ["Limits:User:Burst"] = "1000000",
             ["Limits:User:MaxConcurrency"] = "1000000",
             ["Limits:User:MaxActiveJobs"] = "100000",
+            ["Http:PermitsPerMinute"] = "0",
+            ["Http:PermitsPerMinutePerAddress"] = "0",
         };
         void Provider(string name, FakeSearxng fake, double permitsPerMinute, int concurrency)
         {

@@ -51,6 +51,54 @@ public sealed class AuthTests(KeyedGatewayFixture fixture)
     }
 
     [Fact]
+    public async Task A_key_is_recognised_by_its_hash_only()
+    {
+        // The gateway holds only hashes: the stored hash itself, or a near miss of the key, is not the key.
+        var presented = new[]
+        {
+            TestKeys.Sha256(KeyedGatewayFixture.AliceKey),
+            TestKeys.Sha256(KeyedGatewayFixture.AliceKey).ToUpperInvariant(),
+            KeyedGatewayFixture.AliceKey.ToUpperInvariant(),
+            KeyedGatewayFixture.AliceKey[..^1],
+            KeyedGatewayFixture.AliceKey + "x",
+            new string('k', 4000),
+        };
+        foreach (var key in presented)
+        {
+            using var client = fixture.Client(c => c.DefaultRequestHeaders.Add("X-Api-Key", key));
+            using var response = await client.GetAsync("/api/rate-limits");
+            var problem = await GatewayApi.ReadProblemAsync(response, HttpStatusCode.Unauthorized);
+            Assert.Contains("not valid", problem.Detail, StringComparison.Ordinal);
+        }
+        using var alice = fixture.Client(c => c.DefaultRequestHeaders.Add("X-Api-Key", $"  {KeyedGatewayFixture.AliceKey} "));
+        Assert.Equal("user:alice", (string?)(await GatewayApi.GetJsonAsync(alice, "/api/rate-limits"))["user"]!["key"]);
+    }
+
+    [Fact]
+    public async Task Metrics_need_a_key_with_the_admin_role()
+    {
+        using (var anonymous = await fixture.Anonymous.GetAsync("/metrics"))
+        {
+            await GatewayApi.ReadProblemAsync(anonymous, HttpStatusCode.Unauthorized);
+        }
+        using (var user = await Alice.GetAsync("/metrics"))
+        {
+            var problem = await GatewayApi.ReadProblemAsync(user, HttpStatusCode.Forbidden);
+            Assert.Contains("admin", problem.Detail, StringComparison.Ordinal);
+        }
+        using var admin = await fixture.Ops.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.OK, admin.StatusCode);
+        Assert.Contains("# TYPE", await admin.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_admin_key_is_a_user_of_the_api_too()
+    {
+        var limits = await GatewayApi.GetJsonAsync(fixture.Ops, "/api/rate-limits");
+        Assert.Equal("user:ops", (string?)limits["user"]!["key"]);
+    }
+
+    [Fact]
     public async Task A_wrong_key_creates_nothing()
     {
         var before = (await GatewayApi.ListAllAsync(Alice)).Select(j => j.JobId).ToList();

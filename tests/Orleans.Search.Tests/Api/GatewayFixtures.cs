@@ -71,15 +71,16 @@ public sealed class OpenGatewayCollection : ICollectionFixture<OpenGatewayFixtur
 }
 
 /// <summary>
-/// One real gateway with API keys for alice, bob and carol; <see cref="Alice"/> sends a Bearer key, <see cref="Bob"/> and
-/// <see cref="Carol"/> an X-Api-Key. A user may have <see cref="MaxActiveJobs"/> active jobs; provider <c>gated</c> is a
-/// second fake whose gate holds jobs active.
+/// One real gateway with API keys (configured as SHA-256 hashes) for alice, bob and carol, and an admin key for ops;
+/// <see cref="Alice"/> sends a Bearer key, <see cref="Bob"/>, <see cref="Carol"/> and <see cref="Ops"/> an X-Api-Key.
+/// A user may have <see cref="MaxActiveJobs"/> active jobs; provider <c>gated</c> is a second fake whose gate holds jobs active.
 /// </summary>
 public sealed class KeyedGatewayFixture : IAsyncLifetime
 {
     public const string AliceKey = "key-alice";
     public const string BobKey = "key-bob";
     public const string CarolKey = "key-carol";
+    public const string OpsKey = "key-ops";
     public const int MaxActiveJobs = 3;
 
     public GatewayHost Gateway { get; private set; } = null!;
@@ -95,6 +96,9 @@ public sealed class KeyedGatewayFixture : IAsyncLifetime
 
     public HttpClient Carol { get; private set; } = null!;
 
+    /// <summary>User <c>ops</c>, with the admin role.</summary>
+    public HttpClient Ops { get; private set; } = null!;
+
     public FakeSearxng GatedSearxng { get; private set; } = null!;
 
     public async Task InitializeAsync()
@@ -102,9 +106,10 @@ public sealed class KeyedGatewayFixture : IAsyncLifetime
         Searxng = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(5) });
         GatedSearxng = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(5) });
         var settings = GatewaySettings.Common(Searxng);
-        settings[$"Auth:ApiKeys:{AliceKey}"] = "alice";
-        settings[$"Auth:ApiKeys:{BobKey}"] = "bob";
-        settings[$"Auth:ApiKeys:{CarolKey}"] = "carol";
+        TestKeys.Configure(settings, 0, AliceKey, "alice");
+        TestKeys.Configure(settings, 1, BobKey, "bob");
+        TestKeys.Configure(settings, 2, CarolKey, "carol");
+        TestKeys.Configure(settings, 3, OpsKey, "ops", "admin");
         settings["Limits:User:MaxActiveJobs"] = MaxActiveJobs.ToString();
         settings["Search:Providers:gated:Kind"] = "searxng";
         settings["Search:Providers:gated:BaseUrl"] = GatedSearxng.BaseUrl.ToString();
@@ -114,6 +119,7 @@ public sealed class KeyedGatewayFixture : IAsyncLifetime
         Alice = Client(c => c.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AliceKey));
         Bob = Client(c => c.DefaultRequestHeaders.Add("X-Api-Key", BobKey));
         Carol = Client(c => c.DefaultRequestHeaders.Add("X-Api-Key", CarolKey));
+        Ops = Client(c => c.DefaultRequestHeaders.Add("X-Api-Key", OpsKey));
     }
 
     /// <summary>A client of this gateway with its own headers.</summary>
@@ -130,6 +136,7 @@ public sealed class KeyedGatewayFixture : IAsyncLifetime
         Alice?.Dispose();
         Bob?.Dispose();
         Carol?.Dispose();
+        Ops?.Dispose();
         if (Gateway is not null)
         {
             await Gateway.DisposeAsync();
@@ -149,6 +156,24 @@ public sealed class KeyedGatewayFixture : IAsyncLifetime
 public sealed class KeyedGatewayCollection : ICollectionFixture<KeyedGatewayFixture>
 {
     public const string Name = "api: gateway with keys";
+}
+
+/// <summary>API keys as the gateway is configured with them: the hex SHA-256 of the key, never the key itself.</summary>
+internal static class TestKeys
+{
+    public static string Sha256(string key) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)));
+
+    /// <summary>Adds <c>Auth:Keys:{n}</c> for <paramref name="key"/>.</summary>
+    public static void Configure(IDictionary<string, string?> settings, int n, string key, string user, string? role = null)
+    {
+        settings[$"Auth:Keys:{n}:Sha256"] = Sha256(key);
+        settings[$"Auth:Keys:{n}:User"] = user;
+        if (role is not null)
+        {
+            settings[$"Auth:Keys:{n}:Role"] = role;
+        }
+    }
 }
 
 internal static class GatewaySettings

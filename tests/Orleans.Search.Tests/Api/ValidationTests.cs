@@ -6,6 +6,9 @@ namespace Orleans.Search.Tests.Api;
 [Collection(OpenGatewayCollection.Name)]
 public sealed class ValidationTests(OpenGatewayFixture fixture)
 {
+    /// <summary>The most errors one problem lists: validation stops there.</summary>
+    private const int MaxErrors = 20;
+
     private HttpClient Http => fixture.Http;
 
     /// <summary>Case name, body, the field the problem must name.</summary>
@@ -34,6 +37,19 @@ public sealed class ValidationTests(OpenGatewayFixture fixture)
         { "body empty", "", "body" },
         { "body null", "null", "body" },
         { "body truncated inside query", """{"query":""", "query" },
+        { "trailing content", """{"query":"a"} {"query":"b"}""", "body" },
+        { "unknown member page", """{"query":"a","page":3}""", "page" },
+        { "unknown member holding an object", """{"query":"a","extra":{"nested":[1,2]}}""", "extra" },
+        { "20,000 unknown members", "{\"query\":\"a\"" + string.Concat(Enumerable.Repeat(",\"extra\":1", 20_000)) + "}", "extra" },
+        { "query given twice", """{"query":"a","query":"b"}""", "query" },
+        { "pages given twice", """{"query":"a","pages":1,"pages":2}""", "pages" },
+        { "NUL in query", """{"query":"a\u0000b"}""", "query" },
+        { "escape sequence in query", """{"query":"a\u001b[31mred"}""", "query" },
+        { "newline in query", """{"query":"a\nb"}""", "query" },
+        { "DEL in a queries item", """{"queries":["a","b\u007f"]}""", "queries[1]" },
+        { "C1 control in a queries item", """{"queries":["a","b","c\u0085"]}""", "queries[2]" },
+        { "control character in provider", """{"query":"a","provider":"web\u0000"}""", "provider" },
+        { "nested 5,000 deep", "{\"query\":" + new string('[', 5000) + new string(']', 5000) + "}", "query" },
     };
 
     [Theory]
@@ -81,6 +97,67 @@ public sealed class ValidationTests(OpenGatewayFixture fixture)
         Assert.Contains("provider", problem.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Sixty_thousand_queries_answer_one_small_problem()
+    {
+        var body = "{\"queries\":[" + string.Join(",", Enumerable.Repeat("\"\"", 60_000)) + "]}";
+        using var response = await GatewayApi.PostAsync(Http, "/api/search-jobs", body);
+        var problem = await GatewayApi.AssertInvalidFieldAsync(response, "queries");
+        Assert.True(problem.Errors.Count <= MaxErrors, $"{problem.Errors.Count} errors");
+        Assert.True(problem.Raw.Length < 4096, $"a {problem.Raw.Length}-character problem");
+    }
+
+    [Fact]
+    public async Task Fifty_blank_queries_report_a_bounded_number_of_errors()
+    {
+        using var response = await GatewayApi.CreateAsync(Http, new { queries = Enumerable.Repeat(" ", 50).ToArray() });
+        var problem = await GatewayApi.AssertInvalidFieldAsync(response, "queries[0]");
+        Assert.InRange(problem.Errors.Count, 1, MaxErrors);
+    }
+
+    [Theory]
+    [InlineData("12abc")]
+    [InlineData("-1")]
+    [InlineData("1.5")]
+    [InlineData("99999999999999999999")]
+    [InlineData("digits-4000")]
+    [InlineData("garbage-4000")]
+    public async Task Events_with_a_bad_Last_Event_ID_are_400_naming_the_header(string value)
+    {
+        value = value switch
+        {
+            "digits-4000" => new string('9', 4000),
+            "garbage-4000" => string.Concat(Enumerable.Repeat("x!%{", 1000)),
+            _ => value,
+        };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/search-jobs/0123456789abcdef0123456789abcdef/events");
+        request.Headers.TryAddWithoutValidation("Last-Event-ID", value);
+        using var response = await Http.SendAsync(request);
+        var problem = await GatewayApi.AssertInvalidFieldAsync(response, "Last-Event-ID");
+        Assert.True(problem.Raw.Length < 1024, $"the problem echoes the header: {problem.Raw.Length} characters");
+    }
+
+    public static TheoryData<string, string> ForgedCursors() => new()
+    {
+        { "not base64", "%%%" },
+        { "4,000 characters", new string('A', 4000) },
+        { "ticks past the calendar", Base64Url("3155378976000000000:0123456789abcdef0123456789abcdef") },
+        { "a 3,000-character job id", Base64Url("638000000000000000:" + new string('x', 3000)) },
+        { "a job id with punctuation", Base64Url("638000000000000000:../../etc") },
+    };
+
+    [Theory]
+    [MemberData(nameof(ForgedCursors))]
+    public async Task List_with_a_forged_cursor_is_400_naming_it(string name, string cursor)
+    {
+        using var response = await Http.GetAsync($"/api/search-jobs?cursor={Uri.EscapeDataString(cursor)}");
+        var problem = await GatewayApi.AssertInvalidFieldAsync(response, "cursor");
+        Assert.True(problem.Raw.Length < 1024, $"{name}: the problem echoes the cursor: {problem.Raw.Length} characters");
+    }
+
+    private static string Base64Url(string text) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(text)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
     [Theory]
     [InlineData("text/plain")]
     [InlineData("application/x-www-form-urlencoded")]
@@ -104,9 +181,10 @@ public sealed class ValidationTests(OpenGatewayFixture fixture)
     [InlineData("")]
     [InlineData("  ")]
     [InlineData("k-201")]
+    [InlineData("k-4000")]
     public async Task Create_with_bad_Idempotency_Key_is_400_naming_the_header(string key)
     {
-        var value = key == "k-201" ? new string('k', 201) : key;
+        var value = key.StartsWith("k-", StringComparison.Ordinal) ? new string('k', int.Parse(key[2..])) : key;
         using var response = await GatewayApi.CreateAsync(Http, new { query = "a" }, value);
         await GatewayApi.AssertInvalidFieldAsync(response, "Idempotency-Key");
     }

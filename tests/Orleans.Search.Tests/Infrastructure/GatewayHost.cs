@@ -40,6 +40,9 @@ public sealed class GatewayHost : IAsyncDisposable
             ["Cluster:SiloPort"] = Loopback.FreePort().ToString(),
             ["Cluster:GatewayPort"] = Loopback.FreePort().ToString(),
             ["Cluster:ClusterId"] = $"test-{Guid.NewGuid():N}",
+            // Tests poll (every 50 ms) from one address; a test about the HTTP limits sets them low in its own gateway.
+            ["Http:PermitsPerMinute"] = GatewayProcess.UnthrottledPermitsPerMinute,
+            ["Http:PermitsPerMinutePerAddress"] = GatewayProcess.UnthrottledPermitsPerMinute,
         });
         if (settings is not null)
         {

@@ -7,6 +7,9 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     private GatewayProcess(ServiceProcess process) => _process = process;
 
+    /// <summary>HTTP rate limits high enough that tests which poll are never throttled.</summary>
+    public const string UnthrottledPermitsPerMinute = "1000000";
+
     public Uri BaseAddress => _process.BaseAddress;
 
     public string Output => _process.Output;
@@ -19,7 +22,10 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <summary>Starts the gateway DLL with settings as environment variables and waits until /readyz answers 200.</summary>
     public static async Task<GatewayProcess> StartAsync(string workingDirectory, int httpPort, IDictionary<string, string> settings)
     {
-        var gateway = new GatewayProcess(ServiceProcess.Start("gateway", "Orleans.Search.Gateway.dll", workingDirectory, httpPort, settings));
+        var all = new Dictionary<string, string>(settings);
+        all.TryAdd("Http:PermitsPerMinute", UnthrottledPermitsPerMinute);
+        all.TryAdd("Http:PermitsPerMinutePerAddress", UnthrottledPermitsPerMinute);
+        var gateway = new GatewayProcess(ServiceProcess.Start("gateway", "Orleans.Search.Gateway.dll", workingDirectory, httpPort, all));
         try
         {
             await gateway._process.WaitUntilReadyAsync("/readyz");
