@@ -39,4 +39,10 @@ public sealed class JobOptions
 
     /// <summary>How many events a job keeps for replay.</summary>
     public int EventTailLength { get; set; } = 500;
+
+    /// <summary>
+    /// How long a job's background writes (its coalesced row) retry a failing database before they give up; what they
+    /// held is written by a later attempt.
+    /// </summary>
+    public double StorageRetrySeconds { get; set; } = 300;
 }

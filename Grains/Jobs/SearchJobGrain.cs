@@ -26,7 +26,8 @@ public sealed class SearchJobGrain(
     /// <summary>How long a running job goes without any query report before it checks on its queries.</summary>
     private static readonly TimeSpan StallCheckPeriod = TimeSpan.FromSeconds(10);
 
-    private readonly StateWriteGate<SearchJobState> _writes = new(state, logger, time);
+    private readonly StateWriteGate<SearchJobState> _writes = new(state, logger, time,
+        () => TimeSpan.FromSeconds(Math.Max(0, jobOptions.CurrentValue.StorageRetrySeconds)));
     private readonly SemaphoreSlim _publishGate = new(1, 1);
     private readonly Queue<JobEvent> _outbox = new();
     private IAsyncStream<JobEvent>? _stream;

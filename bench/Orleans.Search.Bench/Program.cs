@@ -168,6 +168,8 @@ public sealed class Benchmark(BenchOptions options)
             ["Limits:User:Burst"] = "1000000",
             ["Limits:User:MaxConcurrency"] = "1000000",
             ["Limits:User:MaxActiveJobs"] = "100000",
+            ["Limits:User:MaxJobsPerMinute"] = "1000000",
+            ["Limits:User:MaxStoredJobs"] = "1000000",
         };
         void Provider(string name, FakeSearxng fake, double permitsPerMinute, int concurrency)
         {
