@@ -24,6 +24,15 @@ public sealed class UserLimitOptions
     public int MaxConcurrency { get; set; } = 20;
 
     public int MaxActiveJobs { get; set; } = 20;
+
+    /// <summary>Jobs a user may create in any minute (0: no limit). A retry of an existing job is not a new job.</summary>
+    public int MaxJobsPerMinute { get; set; } = 30;
+
+    /// <summary>Jobs a user may keep, finished ones included, until they are deleted or pass their retention (0: no limit).</summary>
+    public int MaxStoredJobs { get; set; } = 1000;
+
+    /// <summary>The job limits admission applies.</summary>
+    public Jobs.JobLimits JobLimits => new() { MaxActiveJobs = MaxActiveJobs, MaxJobsPerMinute = MaxJobsPerMinute, MaxStoredJobs = MaxStoredJobs };
 }
 
 /// <summary>The <c>Jobs</c> section.</summary>
