@@ -27,6 +27,15 @@ public sealed class UserLimitOptions
 
     /// <summary>Event streams plus <c>POST /api/search</c> waits one user may hold open at once, across the cluster; 0 means no cap.</summary>
     public int MaxOpenStreams { get; set; } = 8;
+
+    /// <summary>Jobs a user may create in any minute (0: no limit). A retry of an existing job is not a new job.</summary>
+    public int MaxJobsPerMinute { get; set; } = 30;
+
+    /// <summary>Jobs a user may keep, finished ones included, until they are deleted or pass their retention (0: no limit).</summary>
+    public int MaxStoredJobs { get; set; } = 1000;
+
+    /// <summary>The job limits admission applies.</summary>
+    public Jobs.JobLimits JobLimits => new() { MaxActiveJobs = MaxActiveJobs, MaxJobsPerMinute = MaxJobsPerMinute, MaxStoredJobs = MaxStoredJobs };
 }
 
 /// <summary>The <c>Jobs</c> section.</summary>
@@ -42,4 +51,10 @@ public sealed class JobOptions
 
     /// <summary>How many events a job keeps for replay.</summary>
     public int EventTailLength { get; set; } = 500;
+
+    /// <summary>
+    /// How long a job's background writes (its coalesced row) retry a failing database before they give up; what they
+    /// held is written by a later attempt.
+    /// </summary>
+    public double StorageRetrySeconds { get; set; } = 300;
 }

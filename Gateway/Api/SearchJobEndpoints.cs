@@ -114,19 +114,16 @@ public static class SearchJobEndpoints
         var submission = requests.ToSubmission(spec!, user, idempotencyKey);
         var job = grains.GetGrain<ISearchJobGrain>(submission.JobId);
         var userJobs = grains.GetGrain<IUserJobsGrain>(user);
-        var max = limits.CurrentValue.MaxActiveJobs;
-        // Admission reserves a place atomically (a count read here would let concurrent creates overshoot the limit);
-        // the reservation is released once the submitted job is indexed as active.
+        var jobLimits = limits.CurrentValue.JobLimits;
+        // Admission reserves a place atomically (a count read here would let concurrent creates overshoot a limit); the
+        // reservation is released once the submitted job is indexed. A retry of a job that exists is never refused.
         var reserved = false;
-        if (max > 0 && (idempotencyKey is null || await job.GetStatusAsync(user, includeResults: false) is null))
+        if (jobLimits.Any && (idempotencyKey is null || await job.GetStatusAsync(user, includeResults: false) is null))
         {
-            var admission = await userJobs.TryReserveAsync(submission.JobId, max);
+            var admission = await userJobs.TryReserveAsync(submission.JobId, jobLimits);
             if (!admission.Admitted)
             {
-                http.Response.Headers.RetryAfter = "5";
-                return (null, TypedResults.Problem(
-                    $"You have {admission.Active} active jobs; at most {max} may run at once. Wait for one to finish or cancel one.",
-                    statusCode: StatusCodes.Status429TooManyRequests, title: "Too many active jobs"));
+                return (null, Refused(http, admission));
             }
             reserved = true;
         }
@@ -146,6 +143,24 @@ public static class SearchJobEndpoints
                 await userJobs.ReleaseReservationAsync(submission.JobId);
             }
         }
+    }
+
+    /// <summary>A 429 problem for a job admission refused, saying which limit and when to retry.</summary>
+    private static IResult Refused(HttpContext http, JobAdmission admission)
+    {
+        var seconds = Math.Max(1, (long)Math.Ceiling(admission.RetryAfter.TotalSeconds));
+        http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var (title, detail) = admission.Limit switch
+        {
+            JobLimitNames.PerMinute => ("Too many jobs per minute",
+                $"You created {admission.Count} jobs in the last minute; at most {admission.Max} may be created per minute. Try again in {seconds} s."),
+            JobLimitNames.Stored => ("Too many stored jobs",
+                $"You have {admission.Count} stored jobs; at most {admission.Max} may be kept. Delete jobs you no longer need, " +
+                $"or wait until finished ones pass their retention period and are deleted (the oldest in about {seconds} s or later)."),
+            _ => ("Too many active jobs",
+                $"You have {admission.Count} active jobs; at most {admission.Max} may run at once. Wait for one to finish or cancel one."),
+        };
+        return TypedResults.Problem(detail, statusCode: StatusCodes.Status429TooManyRequests, title: title);
     }
 
     private static Task<(JobSpec? Spec, IResult? Problem)> ReadSpecAsync(HttpContext http) =>

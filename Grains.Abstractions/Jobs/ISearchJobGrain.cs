@@ -31,9 +31,12 @@ public interface ISearchJobGrain : IGrainWithStringKey
     [Alias("GetDebug"), AlwaysInterleave]
     Task<JobDebug?> GetDebugAsync(string requester);
 
-    /// <summary>Makes sure unfinished work is running (called after a restart; harmless otherwise).</summary>
-    [Alias("Resume")]
-    Task ResumeAsync();
+    /// <summary>
+    /// Makes sure unfinished work is running (called after a restart; harmless otherwise). Returns whether the job is still
+    /// unfinished: false for a finished job or no job at all, which the caller may forget.
+    /// </summary>
+    [Alias("ResumeIfUnfinished")]
+    Task<bool> ResumeAsync();
 
     /// <summary>A query grain reports its progress. Reports are idempotent and may arrive more than once.</summary>
     [Alias("ReportQuery")]

@@ -1,6 +1,9 @@
 namespace Orleans.Search.Jobs;
 
-/// <summary>The per-user index of jobs (key = user id), for listing and admission.</summary>
+/// <summary>
+/// The per-user index of jobs (key = user id): listing, and the admission point of the user's new jobs. The index itself
+/// is one stored row per job; the grain keeps only the counts admission needs.
+/// </summary>
 [Alias("Orleans.Search.IUserJobsGrain")]
 public interface IUserJobsGrain : IGrainWithStringKey
 {
@@ -8,6 +11,7 @@ public interface IUserJobsGrain : IGrainWithStringKey
     [Alias("Upsert")]
     Task UpsertAsync(JobSummary summary);
 
+    /// <summary>Removes a job's line (the job was deleted).</summary>
     [Alias("Remove")]
     Task RemoveAsync(string jobId);
 
@@ -20,15 +24,39 @@ public interface IUserJobsGrain : IGrainWithStringKey
     Task<int> CountActiveAsync();
 
     /// <summary>
-    /// Admission of a job about to be submitted: admits it only while the user has fewer than <paramref name="maxActive"/>
-    /// active jobs, counting jobs admitted but not yet indexed, so concurrent creates cannot overshoot the limit.
-    /// A job already known is always admitted. Release the reservation once the job was submitted (or was not).
+    /// Admission of a job about to be submitted: admits it only while every limit in <paramref name="limits"/> has room,
+    /// counting jobs admitted but not indexed yet, so concurrent creates cannot overshoot a limit. A job already reserved
+    /// is admitted again. Release the reservation once the job was submitted (or was not).
     /// </summary>
-    [Alias("TryReserve")]
-    Task<JobAdmission> TryReserveAsync(string jobId, int maxActive);
+    [Alias("TryReserveJob")]
+    Task<JobAdmission> TryReserveAsync(string jobId, JobLimits limits);
 
     [Alias("ReleaseReservation")]
     Task ReleaseReservationAsync(string jobId);
+}
+
+/// <summary>A user's job limits as admission applies them; 0 turns a limit off.</summary>
+[GenerateSerializer, Immutable, Alias("Orleans.Search.JobLimits")]
+public sealed record JobLimits
+{
+    /// <summary>Pending or running jobs at once.</summary>
+    [Id(0)] public int MaxActiveJobs { get; init; }
+
+    /// <summary>Jobs created in any minute (a sliding window).</summary>
+    [Id(1)] public int MaxJobsPerMinute { get; init; }
+
+    /// <summary>Jobs kept, finished ones included, until deleted or past their retention.</summary>
+    [Id(2)] public int MaxStoredJobs { get; init; }
+
+    public bool Any => MaxActiveJobs > 0 || MaxJobsPerMinute > 0 || MaxStoredJobs > 0;
+}
+
+/// <summary>Which limit refused a job.</summary>
+public static class JobLimitNames
+{
+    public const string Active = "active";
+    public const string PerMinute = "per-minute";
+    public const string Stored = "stored";
 }
 
 /// <summary>The answer of <see cref="IUserJobsGrain.TryReserveAsync"/>.</summary>
@@ -37,8 +65,16 @@ public sealed record JobAdmission
 {
     [Id(0)] public bool Admitted { get; init; }
 
-    /// <summary>Active jobs (reservations included) when asked, before this one.</summary>
-    [Id(1)] public int Active { get; init; }
+    /// <summary>When refused: the limit that refused it (<see cref="JobLimitNames"/>).</summary>
+    [Id(1)] public string? Limit { get; init; }
+
+    /// <summary>When refused: what that limit counts now (reservations included), and its maximum.</summary>
+    [Id(2)] public int Count { get; init; }
+
+    [Id(3)] public int Max { get; init; }
+
+    /// <summary>When refused: when a retry may be admitted.</summary>
+    [Id(4)] public TimeSpan RetryAfter { get; init; }
 }
 
 /// <summary>
@@ -54,8 +90,12 @@ public interface IActiveJobsGrain : IGrainWithIntegerKey
     [Alias("Remove")]
     Task RemoveAsync(string jobId);
 
-    /// <summary>Calls <see cref="ISearchJobGrain.ResumeAsync"/> on every job in the shard; returns how many. Throws after trying them all if any failed.</summary>
-    [Alias("ResumeAll")]
+    /// <summary>
+    /// Calls <see cref="ISearchJobGrain.ResumeAsync"/> on every job in the shard and drops, in one write, those that are
+    /// finished or gone; returns how many are still unfinished. Throws after trying them all if any failed. Interleaves with
+    /// <see cref="AddAsync"/> and <see cref="RemoveAsync"/>, so a job that ends (and leaves the shard) meanwhile never waits for it.
+    /// </summary>
+    [Alias("ResumeAllUnfinished"), AlwaysInterleave]
     Task<int> ResumeAllAsync();
 }
 

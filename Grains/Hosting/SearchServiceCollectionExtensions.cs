@@ -21,7 +21,10 @@ public static class SearchServiceCollectionExtensions
                     o.Providers["local"] = new SearchProviderOptions { Kind = "local", Path = LocalProviderFactory.DefaultPath };
                 }
             });
-        services.AddOptions<UserLimitOptions>().Bind(configuration.GetSection(UserLimitOptions.Section));
+        services.AddOptions<UserLimitOptions>().Bind(configuration.GetSection(UserLimitOptions.Section))
+            .Validate(o => o.MaxActiveJobs >= 0 && o.MaxJobsPerMinute >= 0 && o.MaxStoredJobs >= 0,
+                "Limits:User:MaxActiveJobs, MaxJobsPerMinute and MaxStoredJobs must be 0 (no limit) or more.")
+            .ValidateOnStart();
         services.AddOptions<JobOptions>().Bind(configuration.GetSection(JobOptions.Section));
         services.AddOptions<Caching.CacheOptions>().Bind(configuration.GetSection(Caching.CacheOptions.Section));
 

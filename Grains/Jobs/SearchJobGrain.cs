@@ -1,5 +1,6 @@
 using Orleans.Search.Diagnostics;
 using Orleans.Search.Storage;
+using Orleans.Storage;
 using Orleans.Streams;
 
 namespace Orleans.Search.Jobs;
@@ -23,10 +24,14 @@ public sealed class SearchJobGrain(
     private const long SeqGapAfterCrash = 1000;
     private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>After a coalesced write gave up (the database was away for the whole retry window), when to try again.</summary>
+    private static readonly TimeSpan FailedFlushRetryDelay = TimeSpan.FromSeconds(5);
+
     /// <summary>How long a running job goes without any query report before it checks on its queries.</summary>
     private static readonly TimeSpan StallCheckPeriod = TimeSpan.FromSeconds(10);
 
-    private readonly StateWriteGate<SearchJobState> _writes = new(state, logger, time);
+    private readonly StateWriteGate<SearchJobState> _writes = new(state, logger, time,
+        () => TimeSpan.FromSeconds(Math.Max(0, jobOptions.CurrentValue.StorageRetrySeconds)));
     private readonly SemaphoreSlim _publishGate = new(1, 1);
     private readonly Queue<JobEvent> _outbox = new();
     private IAsyncStream<JobEvent>? _stream;
@@ -36,6 +41,14 @@ public sealed class SearchJobGrain(
     private bool _resumeAnnounced;
     private IGrainTimer? _stallCheck;
     private long _lastChangeTimestamp;
+
+    /// <summary>A create is being stored: the job does not exist yet, but this activation must not go away.</summary>
+    private bool _creating;
+
+    /// <summary>The user's index missed the job's last change (its write failed); the next change tries again.</summary>
+    private bool _indexOwed;
+
+    private bool _deactivating;
 
     /// <summary>Every event before this sequence number is in storage.</summary>
     private long _storedSeq;
@@ -63,9 +76,18 @@ public sealed class SearchJobGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _deactivating = true;
         if (Exists && _unpersisted > 0)
         {
-            await WriteNowAsync();
+            try
+            {
+                await WriteNowAsync();
+            }
+            catch (Exception ex)
+            {
+                // The job resumes from its checkpoints; only its summary's latest events are lost.
+                logger.LogWarning(ex, "Job {JobId}: writing its row while deactivating failed", JobId);
+            }
         }
     }
 
@@ -81,22 +103,20 @@ public sealed class SearchJobGrain(
             return await BuildStatusAsync(includeResults: false);
         }
 
-        var now = time.GetUtcNow();
-        S.Spec = submission;
-        S.Status = JobStates.Running;
-        S.UpdatedAt = now;
-        S.Queries = submission.Queries
-            .Select(q => new QuerySummary { Query = q, PageResultCounts = [.. new int[submission.Pages]] })
-            .ToList();
-        S.Message = $"{submission.Queries.Count} {(submission.Queries.Count == 1 ? "query" : "queries")} × {submission.Pages} {(submission.Pages == 1 ? "page" : "pages")} on {submission.Provider}";
-        Emit(JobEventTypes.Created, S.Message);
-        Emit(JobEventTypes.Started, "Started");
-
-        // Registered before the state is written: a crash in between leaves an empty id that resumes to nothing.
-        await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).AddAsync(JobId);
-        await this.RegisterOrUpdateReminder(LifecycleReminder, jobOptions.CurrentValue.ResumeReminderPeriod, jobOptions.CurrentValue.ResumeReminderPeriod);
-        await WriteNowAsync(retrying: false);
-        await IndexAsync();
+        _creating = true;
+        try
+        {
+            // Registered before the job is stored: if it never is (a failure, a crash), the shard drops an id that resumes
+            // to nothing and the reminder of a job that does not exist unregisters itself.
+            await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).AddAsync(JobId);
+            await this.RegisterOrUpdateReminder(LifecycleReminder, jobOptions.CurrentValue.ResumeReminderPeriod, jobOptions.CurrentValue.ResumeReminderPeriod);
+            await StoreNewJobAsync(submission);
+        }
+        finally
+        {
+            _creating = false;
+        }
+        await IndexOrOweAsync();
         await PublishAsync();
 
         SearchMetrics.JobsStarted.Add(1);
@@ -170,11 +190,29 @@ public sealed class SearchJobGrain(
         return new JobDebug { JobId = JobId, Status = S.Status, Queries = queries };
     }
 
-    Task ISearchJobGrain.ResumeAsync() => ResumeCoreAsync();
+    async Task<bool> ISearchJobGrain.ResumeAsync()
+    {
+        if (!Exists)
+        {
+            ForgetIfNoJob();
+            return false;
+        }
+        if (JobStates.IsTerminal(S.Status))
+        {
+            return false;
+        }
+        await ResumeCoreAsync();
+        return true;
+    }
 
     async Task ISearchJobGrain.ReportQueryAsync(QueryReport report)
     {
-        if (Exists && Apply(report))
+        if (!Exists)
+        {
+            ForgetIfNoJob();
+            return;
+        }
+        if (Apply(report))
         {
             await AfterChangeAsync();
         }
@@ -185,6 +223,7 @@ public sealed class SearchJobGrain(
         if (!Exists)
         {
             await UnregisterLifecycleAsync();
+            ForgetIfNoJob();
             return;
         }
         if (!JobStates.IsTerminal(S.Status))
@@ -201,7 +240,61 @@ public sealed class SearchJobGrain(
 
     private TimeSpan Retention => TimeSpan.FromHours(Math.Max(0, jobOptions.CurrentValue.RetentionHours));
 
-    private bool Owns(string requester) => Exists && S.Spec!.Owner == requester;
+    private bool Owns(string requester)
+    {
+        if (!Exists)
+        {
+            ForgetIfNoJob();
+            return false;
+        }
+        return S.Spec!.Owner == requester;
+    }
+
+    /// <summary>
+    /// Asked about a job that does not exist (an unknown id, a deleted job): answer, then go. An activation kept for an id
+    /// with no job would cost memory for the collection age, one per id a caller makes up.
+    /// </summary>
+    private void ForgetIfNoJob()
+    {
+        if (!Exists && !_creating)
+        {
+            DeactivateOnIdle();
+        }
+    }
+
+    /// <summary>
+    /// The job's first state, written before anything else sees it: until the write succeeds this activation holds no
+    /// job, so a failed create leaves nothing that a retry (same Idempotency-Key) could mistake for a stored job.
+    /// </summary>
+    private async Task StoreNewJobAsync(JobSubmission submission)
+    {
+        state.State = new SearchJobState
+        {
+            Spec = submission,
+            Status = JobStates.Running,
+            UpdatedAt = time.GetUtcNow(),
+            Queries = submission.Queries
+                .Select(q => new QuerySummary { Query = q, PageResultCounts = [.. new int[submission.Pages]] })
+                .ToList(),
+            Message = $"{submission.Queries.Count} {(submission.Queries.Count == 1 ? "query" : "queries")} × {submission.Pages} {(submission.Pages == 1 ? "page" : "pages")} on {submission.Provider}",
+        };
+        Emit(JobEventTypes.Created, S.Message);
+        Emit(JobEventTypes.Started, "Started");
+        try
+        {
+            await WriteNowAsync(retrying: false);
+        }
+        catch
+        {
+            state.State = new SearchJobState();
+            _outbox.Clear();
+            _unpersisted = 0;
+            _storedSeq = S.NextSeq;
+            // The write may have reached the database although it reported a failure; the next activation reads what is there.
+            DeactivateOnIdle();
+            throw;
+        }
+    }
 
     private IQueryGrain QueryGrain(int index) => GrainFactory.GetGrain<IQueryGrain>($"{JobId}/{index}");
 
@@ -252,16 +345,14 @@ public sealed class SearchJobGrain(
         }
     }
 
+    /// <summary>
+    /// Restarts an unfinished job's queries. Never calls back into the active-job shard: the shard may be the caller (its
+    /// sweep), and it forgets finished and missing jobs itself from <see cref="ISearchJobGrain.ResumeAsync"/>'s answer.
+    /// </summary>
     private async Task ResumeCoreAsync()
     {
-        if (!Exists)
+        if (!Exists || JobStates.IsTerminal(S.Status))
         {
-            await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
-            return;
-        }
-        if (JobStates.IsTerminal(S.Status))
-        {
-            await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
             return;
         }
         _starting ??= StartQueriesAsync(resumed: true);
@@ -388,6 +479,10 @@ public sealed class SearchJobGrain(
     private async Task AfterChangeAsync()
     {
         S.UpdatedAt = time.GetUtcNow();
+        if (_indexOwed)
+        {
+            await IndexOrOweAsync();
+        }
         if (!JobStates.IsTerminal(S.Status) && S.Queries.All(q => QueryStates.IsTerminal(q.Status)))
         {
             Finish();
@@ -476,9 +571,25 @@ public sealed class SearchJobGrain(
         }
     }
 
-    private Task RegisterAsync() => Task.WhenAll(
-        GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).AddAsync(JobId),
-        IndexAsync());
+    /// <summary>An idempotent retry makes sure the job is where it should be: in the active set while unfinished, and indexed.</summary>
+    private Task RegisterAsync() => JobStates.IsTerminal(S.Status)
+        ? IndexAsync()
+        : Task.WhenAll(GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).AddAsync(JobId), IndexAsync());
+
+    /// <summary>Indexes the job; a failure is owed, not fatal (the job is stored and runs), and the next change pays it.</summary>
+    private async Task IndexOrOweAsync()
+    {
+        try
+        {
+            await IndexAsync();
+            _indexOwed = false;
+        }
+        catch (Exception ex)
+        {
+            _indexOwed = true;
+            logger.LogWarning("Job {JobId}: indexing it for its owner failed: {Error}; trying again at its next change", JobId, ex.Message);
+        }
+    }
 
     private Task IndexAsync() => GrainFactory.GetGrain<IUserJobsGrain>(S.Spec!.Owner).UpsertAsync(new JobSummary
     {
@@ -496,7 +607,7 @@ public sealed class SearchJobGrain(
         _flushTimer = null;
         if (_unpersisted > 0)
         {
-            await WriteNowAsync();
+            await WriteInBackgroundAsync();
         }
     }
 
@@ -508,20 +619,41 @@ public sealed class SearchJobGrain(
         }
         catch (Exception ex)
         {
-            // The summary is rebuilt from the query grains on resume; the next write (or deactivation) tries again.
-            logger.LogWarning(ex, "Job {JobId}: a coalesced write failed", JobId);
-            _unpersisted++;
+            // Still owed: WriteNowAsync scheduled another attempt (and a deactivation writes too).
+            logger.LogWarning(ex, "Job {JobId}: a coalesced write failed; trying again in {Delay}", JobId, FailedFlushRetryDelay);
         }
     }
 
-    /// <summary>Writes at once. Request paths fail fast (the gateway answers 503); background paths ride out an outage.</summary>
+    /// <summary>
+    /// Writes at once. Request paths fail fast (the gateway answers 503); background paths ride out an outage, and when
+    /// even that fails the changes stay owed (counted in <see cref="_unpersisted"/>) and a later flush writes them.
+    /// </summary>
     private async Task WriteNowAsync(bool retrying = true)
     {
-        _unpersisted = 0;
+        // Only what is unpersisted now is settled by this write; changes made while it runs stay owed.
+        var settling = _unpersisted;
         _flushTimer?.Dispose();
         _flushTimer = null;
         var seq = S.NextSeq;
-        await (retrying ? _writes.WriteRetryingAsync() : _writes.WriteAsync());
+        try
+        {
+            await (retrying ? _writes.WriteRetryingAsync() : _writes.WriteAsync());
+        }
+        catch (InconsistentStateException) when (retrying && !_deactivating)
+        {
+            // Another activation wrote the row: this one's view is stale and no retry can succeed. Reload from storage
+            // (the job resumes from its checkpoints).
+            DeactivateOnIdle();
+            throw;
+        }
+        catch when (retrying && Exists && !_deactivating)
+        {
+            _unpersisted = Math.Max(_unpersisted, 1);
+            _flushTimer ??= this.RegisterGrainTimer(static (self, _) => self.FlushAsync(), this,
+                new GrainTimerCreationOptions(FailedFlushRetryDelay, Timeout.InfiniteTimeSpan));
+            throw;
+        }
+        _unpersisted = Math.Max(0, _unpersisted - settling);
         _storedSeq = Math.Max(_storedSeq, seq);
     }
 

@@ -7,9 +7,9 @@ namespace Orleans.Search.Storage;
 /// await, and two overlapping <c>WriteStateAsync</c> calls would race on the ETag. Background writes can ride out
 /// a database outage: they retry with backoff for up to <see cref="OutageTolerance"/>.
 /// </summary>
-public sealed class StateWriteGate<T>(IPersistentState<T> state, ILogger? logger = null, TimeProvider? time = null)
+public sealed class StateWriteGate<T>(IPersistentState<T> state, ILogger? logger = null, TimeProvider? time = null, Func<TimeSpan>? outageTolerance = null)
 {
-    /// <summary>How long a retrying write keeps trying before it gives up.</summary>
+    /// <summary>How long a retrying write keeps trying before it gives up, unless the owner says otherwise.</summary>
     public static readonly TimeSpan OutageTolerance = TimeSpan.FromMinutes(5);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -67,6 +67,7 @@ public sealed class StateWriteGate<T>(IPersistentState<T> state, ILogger? logger
     private async Task WriteWithRetriesAsync(CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
+        var tolerance = outageTolerance?.Invoke() ?? OutageTolerance;
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -75,7 +76,7 @@ public sealed class StateWriteGate<T>(IPersistentState<T> state, ILogger? logger
                 return;
             }
             catch (Exception ex) when (ex is not InconsistentStateException && !cancellationToken.IsCancellationRequested
-                && _time.GetElapsedTime(started) < OutageTolerance)
+                && _time.GetElapsedTime(started) < tolerance)
             {
                 var delay = TimeSpan.FromMilliseconds(Math.Min(5000, 100 * Math.Pow(2, Math.Min(attempt, 10))));
                 logger?.LogWarning("Writing state failed (attempt {Attempt}): {Error}; retrying in {Delay}", attempt, ex.Message, delay);

@@ -30,6 +30,8 @@ public static class SearchSiloBuilderExtensions
         {
             o.Invariant = cluster.Invariant;
             o.ConnectionString = connectionString;
+            // Clearing state deletes the row (DeleteStorageKey): a job past its retention leaves nothing behind.
+            o.DeleteStateOnClear = true;
         });
         silo.UseAdoNetReminderService(o =>
         {
@@ -51,6 +53,9 @@ public static class SearchSiloBuilderExtensions
             o.Invariant = cluster.Invariant;
             o.ConnectionString = connectionString;
             o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+            // A stream's rendezvous clears its state once it has no producer or consumer left (a finished job's stream,
+            // when the pulling agent lets it go): delete the row then, rather than keep an empty one per job forever.
+            o.DeleteStateOnClear = true;
         }));
         if (!cluster.IsPostgres)
         {
@@ -58,6 +63,14 @@ public static class SearchSiloBuilderExtensions
             silo.Services.SerializeGrainStorageWrites(SearchStorage.Name, SearchStorage.PubSub);
             silo.Services.SerializeReminderTableWrites();
         }
+        // The per-user job index: a table of ours (one row per job) beside the Orleans tables.
+        silo.Services.AddSingleton<IUserJobStore>(sp =>
+        {
+            var serviceId = sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId;
+            return cluster.IsPostgres
+                ? new PostgresUserJobStore(connectionString, serviceId)
+                : new SqliteUserJobStore(connectionString, serviceId, sp.GetRequiredService<SqliteWriteLock>());
+        });
         if (OperationsExtensions.DashboardEnabled(configuration))
         {
             silo.AddDashboard();

@@ -195,6 +195,8 @@ public sealed class Benchmark(BenchOptions options)
             ["Limits:User:MaxActiveJobs"] = "100000",
             ["Http:PermitsPerMinute"] = "0",
             ["Http:PermitsPerMinutePerAddress"] = "0",
+            ["Limits:User:MaxJobsPerMinute"] = "1000000",
+            ["Limits:User:MaxStoredJobs"] = "1000000",
         };
         void Provider(string name, FakeSearxng fake, double permitsPerMinute, int concurrency)
         {

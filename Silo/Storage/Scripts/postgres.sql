@@ -1,5 +1,5 @@
 -- Orleans.Search: Orleans 10.4.2 ADO.NET schema for PostgreSQL 15 (invariant "Npgsql").
--- Covers clustering, grain persistence and reminders.
+-- Covers clustering, grain persistence and reminders, plus the product's own per-user job index.
 --
 -- Idempotent: OrleansSchema.ApplyPostgresAsync runs it on every start, inside one transaction that first takes
 -- pg_advisory_xact_lock, so concurrent silos apply it one after the other and a failure leaves nothing behind.
@@ -347,3 +347,29 @@ $q$) ON CONFLICT (QueryKey) DO UPDATE SET QueryText = EXCLUDED.QueryText;
 INSERT INTO OrleansQuery (QueryKey, QueryText) VALUES ('DeleteReminderRowsKey', $q$
     DELETE FROM OrleansRemindersTable WHERE ServiceId = @ServiceId;
 $q$) ON CONFLICT (QueryKey) DO UPDATE SET QueryText = EXCLUDED.QueryText;
+
+-- ---------------------------------------------------------------------------------------------------------------
+-- The per-user job index (ours, not Orleans'): one row per job, written by the user's UserJobsGrain only
+-- ---------------------------------------------------------------------------------------------------------------
+
+-- Times are UTC ticks (100 ns units since 0001-01-01), exactly what the API hands out (timestamptz keeps only
+-- microseconds), so a cursor's (created_at, job_id) finds its row again. Ids use the "C" collation: bytewise, the
+-- order the API lists in, whatever the database's locale.
+CREATE TABLE IF NOT EXISTS orleans_search_user_jobs
+(
+    service_id varchar(150) NOT NULL,
+    user_id text COLLATE "C" NOT NULL,
+    job_id text COLLATE "C" NOT NULL,
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL,
+    status varchar(16) NOT NULL,
+    title text NOT NULL,
+    query_count integer NOT NULL,
+    PRIMARY KEY (service_id, user_id, job_id)
+);
+
+-- Keyset paging newest first, over all of a user's jobs or those of one status.
+CREATE INDEX IF NOT EXISTS ix_orleans_search_user_jobs_newest
+    ON orleans_search_user_jobs (service_id, user_id, created_at DESC, job_id DESC);
+CREATE INDEX IF NOT EXISTS ix_orleans_search_user_jobs_status
+    ON orleans_search_user_jobs (service_id, user_id, status, created_at DESC, job_id DESC);

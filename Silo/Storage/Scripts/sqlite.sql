@@ -1,5 +1,5 @@
 -- Orleans.Search: Orleans 10.4.2 ADO.NET schema for SQLite (invariant "System.Data.SQLite", driver Microsoft.Data.Sqlite).
--- Covers clustering, grain persistence and reminders.
+-- Covers clustering, grain persistence and reminders, plus the product's own per-user job index.
 --
 -- Idempotent: OrleansSchema.ApplySqliteAsync runs it on every start, on new and existing databases.
 -- Only IF NOT EXISTS and INSERT OR REPLACE / INSERT OR IGNORE are used, so existing rows are kept.
@@ -303,3 +303,28 @@ INSERT OR REPLACE INTO OrleansQuery (QueryKey, QueryText) VALUES ('DeleteReminde
 INSERT OR REPLACE INTO OrleansQuery (QueryKey, QueryText) VALUES ('DeleteReminderRowsKey', '
     DELETE FROM OrleansRemindersTable WHERE ServiceId = @ServiceId;
 ');
+
+-- ---------------------------------------------------------------------------------------------------------------
+-- The per-user job index (ours, not Orleans'): one row per job, written by the user's UserJobsGrain only
+-- ---------------------------------------------------------------------------------------------------------------
+
+-- Times are UTC ticks (100 ns units since 0001-01-01), exactly what the API hands out, so a cursor's (created_at, job_id)
+-- finds its row again. Text compares bytewise (SQLite's default BINARY collation), the order the API lists in.
+CREATE TABLE IF NOT EXISTS orleans_search_user_jobs
+(
+    service_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    title TEXT NOT NULL,
+    query_count INTEGER NOT NULL,
+    PRIMARY KEY (service_id, user_id, job_id)
+);
+
+-- Keyset paging newest first, over all of a user's jobs or those of one status.
+CREATE INDEX IF NOT EXISTS ix_orleans_search_user_jobs_newest
+    ON orleans_search_user_jobs (service_id, user_id, created_at DESC, job_id DESC);
+CREATE INDEX IF NOT EXISTS ix_orleans_search_user_jobs_status
+    ON orleans_search_user_jobs (service_id, user_id, status, created_at DESC, job_id DESC);

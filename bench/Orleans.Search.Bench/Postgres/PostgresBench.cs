@@ -557,6 +557,8 @@ public sealed class PostgresRun(PgOptions options)
         ["Limits:User:Burst"] = "1000000",
         ["Limits:User:MaxConcurrency"] = "1000000",
         ["Limits:User:MaxActiveJobs"] = "100000",
+        ["Limits:User:MaxJobsPerMinute"] = "1000000",
+        ["Limits:User:MaxStoredJobs"] = "1000000",
     };
 
     private static void Provider(Dictionary<string, string> settings, string name, FakeSearxng fake, double permitsPerMinute, int burst, int concurrency)

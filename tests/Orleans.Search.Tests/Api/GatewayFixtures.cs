@@ -195,5 +195,7 @@ internal static class GatewaySettings
         ["Limits:User:Burst"] = "200",
         ["Limits:User:MaxConcurrency"] = "100",
         ["Limits:User:MaxActiveJobs"] = "1000",
+        ["Limits:User:MaxJobsPerMinute"] = "100000",
+        ["Limits:User:MaxStoredJobs"] = "100000",
     };
 }

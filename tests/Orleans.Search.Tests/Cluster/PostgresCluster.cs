@@ -61,6 +61,8 @@ public sealed class PostgresCluster : IAsyncDisposable
             ["Limits:User:Burst"] = "100",
             ["Limits:User:MaxConcurrency"] = "50",
             ["Limits:User:MaxActiveJobs"] = "100",
+            ["Limits:User:MaxJobsPerMinute"] = "100000",
+            ["Limits:User:MaxStoredJobs"] = "100000",
             ["Logging:Console:TimestampFormat"] = "HH:mm:ss.fff ",
             ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information",
         })

@@ -39,6 +39,8 @@ public sealed class ResilienceFixture : IAsyncLifetime
             ["Search:Providers:throttled:MaxAttempts"] = "4",
             ["Search:Providers:throttled:BreakerMinimumThroughput"] = "100000",
             ["Limits:User:MaxActiveJobs"] = "1000",
+            ["Limits:User:MaxJobsPerMinute"] = "100000",
+            ["Limits:User:MaxStoredJobs"] = "100000",
         });
     }
 
