@@ -22,7 +22,9 @@ public static class SearchServiceCollectionExtensions
                 }
             });
         services.AddOptions<UserLimitOptions>().Bind(configuration.GetSection(UserLimitOptions.Section));
-        services.AddOptions<JobOptions>().Bind(configuration.GetSection(JobOptions.Section));
+        services.AddOptions<JobOptions>().Bind(configuration.GetSection(JobOptions.Section))
+            .Validate(o => o.StallCheckPeriod > TimeSpan.Zero, "Jobs:StallCheckPeriod must be positive.")
+            .ValidateOnStart();
         services.AddOptions<Caching.CacheOptions>().Bind(configuration.GetSection(Caching.CacheOptions.Section));
 
         services.TryAddSingleton(TimeProvider.System);

@@ -23,8 +23,6 @@ public sealed class SearchJobGrain(
     private const long SeqGapAfterCrash = 1000;
     private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>How long a running job goes without any query report before it checks on its queries.</summary>
-    private static readonly TimeSpan StallCheckPeriod = TimeSpan.FromSeconds(10);
 
     private readonly StateWriteGate<SearchJobState> _writes = new(state, logger, time);
     private readonly SemaphoreSlim _publishGate = new(1, 1);
@@ -45,6 +43,9 @@ public sealed class SearchJobGrain(
     private string JobId => this.GetPrimaryKeyString();
 
     private bool Exists => S.Spec is not null;
+
+    /// <summary>How long a running job goes without any query report before it checks on its queries.</summary>
+    private TimeSpan StallCheckPeriod => jobOptions.CurrentValue.StallCheckPeriod;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
