@@ -23,7 +23,6 @@ public sealed class SearchJobGrain(
     private const long SeqGapAfterCrash = 1000;
     private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(250);
 
-
     private readonly StateWriteGate<SearchJobState> _writes = new(state, logger, time);
     private readonly SemaphoreSlim _publishGate = new(1, 1);
     private readonly Queue<JobEvent> _outbox = new();
