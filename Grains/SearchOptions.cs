@@ -49,6 +49,12 @@ public sealed class JobOptions
     /// <summary>Period of the reminder that resumes an unfinished job if nothing else does.</summary>
     public TimeSpan ResumeReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How long a running job may hear nothing from its queries before it asks them for their state and restarts
+    /// any whose activation was lost (a report or a query that died with a silo).
+    /// </summary>
+    public TimeSpan StallCheckPeriod { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How many events a job keeps for replay.</summary>
     public int EventTailLength { get; set; } = 500;
 

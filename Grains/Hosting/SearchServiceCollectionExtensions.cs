@@ -25,7 +25,9 @@ public static class SearchServiceCollectionExtensions
             .Validate(o => o.MaxActiveJobs >= 0 && o.MaxJobsPerMinute >= 0 && o.MaxStoredJobs >= 0,
                 "Limits:User:MaxActiveJobs, MaxJobsPerMinute and MaxStoredJobs must be 0 (no limit) or more.")
             .ValidateOnStart();
-        services.AddOptions<JobOptions>().Bind(configuration.GetSection(JobOptions.Section));
+        services.AddOptions<JobOptions>().Bind(configuration.GetSection(JobOptions.Section))
+            .Validate(o => o.StallCheckPeriod > TimeSpan.Zero, "Jobs:StallCheckPeriod must be positive.")
+            .ValidateOnStart();
         services.AddOptions<Caching.CacheOptions>().Bind(configuration.GetSection(Caching.CacheOptions.Section));
 
         services.TryAddSingleton(TimeProvider.System);

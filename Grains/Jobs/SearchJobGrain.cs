@@ -27,9 +27,6 @@ public sealed class SearchJobGrain(
     /// <summary>After a coalesced write gave up (the database was away for the whole retry window), when to try again.</summary>
     private static readonly TimeSpan FailedFlushRetryDelay = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long a running job goes without any query report before it checks on its queries.</summary>
-    private static readonly TimeSpan StallCheckPeriod = TimeSpan.FromSeconds(10);
-
     private readonly StateWriteGate<SearchJobState> _writes = new(state, logger, time,
         () => TimeSpan.FromSeconds(Math.Max(0, jobOptions.CurrentValue.StorageRetrySeconds)));
     private readonly SemaphoreSlim _publishGate = new(1, 1);
@@ -58,6 +55,9 @@ public sealed class SearchJobGrain(
     private string JobId => this.GetPrimaryKeyString();
 
     private bool Exists => S.Spec is not null;
+
+    /// <summary>How long a running job goes without any query report before it checks on its queries.</summary>
+    private TimeSpan StallCheckPeriod => jobOptions.CurrentValue.StallCheckPeriod;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {

@@ -69,6 +69,44 @@ public sealed class OrleansRunner(HttpClient http, FakeSearxng fake)
         return new Outcome(makespan, delays.ToList(), problems.ToList(), startedTimestamp);
     }
 
+    /// <summary>
+    /// Waits until the job index lists every job this runner followed as ended. A job's own row is written before its
+    /// terminal event; its removal from the active set and then its index entry are written after it, so once the index
+    /// says "ended" (and the index grain answers only after its write) every write of the run has landed.
+    /// </summary>
+    public async Task WaitForBookkeepingAsync(CancellationToken cancellationToken)
+    {
+        var pending = Ended.Keys.ToHashSet(StringComparer.Ordinal);
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            string? cursor = null;
+            do
+            {
+                var page = await http.GetFromJsonAsync<JsonElement>(
+                    "/api/search-jobs?limit=100" + (cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor)), cancellationToken);
+                foreach (var item in page.GetProperty("items").EnumerateArray())
+                {
+                    if (item.GetProperty("status").GetString() is "completed" or "failed" or "cancelled")
+                    {
+                        pending.Remove(item.GetProperty("jobId").GetString()!);
+                    }
+                }
+                cursor = page.TryGetProperty("nextCursor", out var next) && next.ValueKind == JsonValueKind.String ? next.GetString() : null;
+            }
+            while (cursor is not null && pending.Count > 0);
+            if (pending.Count == 0)
+            {
+                return;
+            }
+            if (watch.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                throw new TimeoutException($"{pending.Count} ended jobs were still not indexed as ended after 30 s (e.g. {pending.First()})");
+            }
+            await Task.Delay(20, cancellationToken);
+        }
+    }
+
     private async Task<string> CreateAsync(string provider, IReadOnlyList<string> queries, int pages, CancellationToken cancellationToken)
     {
         using var response = await http.PostAsJsonAsync("/api/search-jobs", new { queries, pages, provider }, cancellationToken);

@@ -451,7 +451,7 @@ public sealed class Benchmark(BenchOptions options)
                 var last = arrivals.Count > 0 ? (arrivals[^1] - started).TotalSeconds : double.NaN;
                 Say($"  (c) jobs ended at {string.Join(", ", runner.Ended.Values.Order().Select(t => t.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)))} s; last call arrived at {last:0.0} s");
             }
-            await Task.Delay(500, cancellationToken); // the coalesced job write and the index update land after the terminal event
+            await runner.WaitForBookkeepingAsync(cancellationToken); // the active-set and index writes land after the terminal event
             var after = await probe.WritesByGrainTypeAsync(cancellationToken);
             return Report(Pacing(new Measurement
             {

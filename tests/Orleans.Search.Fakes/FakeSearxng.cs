@@ -26,7 +26,7 @@ public sealed record FakeSearxngArrival(DateTimeOffset ArrivedAt, string Method,
 /// </summary>
 /// <remarks>
 /// A request goes through these stages in order:
-/// quota (429) → format (403) → q (400) → pageno (400) → gate → latency → FailQueries (500) → FailFirstAttempts (503) → 200.
+/// forced 429 (ThrottleNext) → quota (429) → format (403) → q (400) → pageno (400) → gate → latency → FailQueries (500) → FailFirstAttempts (503) → 200.
 /// The quota comes first because SearXNG's limiter runs before the search view. The gate and the latency stand for the
 /// time spent querying engines, so they come after the cheap validation, as they do in SearXNG.
 /// One difference: real SearXNG answers <c>/?q=…</c> with a 308 redirect to <c>/search</c>. The fake serves <c>/</c>
@@ -61,6 +61,7 @@ public sealed class FakeSearxng : IAsyncDisposable
     private readonly int[] _statusCounts = new int[600];
     private readonly Lock _arrivalsLock = new();
     private readonly Queue<FakeSearxngArrival> _arrivals = new();
+    private readonly List<DateTimeOffset> _forcedThrottles = [];
     private readonly Lock _waitersLock = new();
     private readonly List<Waiter> _waiters = [];
 
@@ -197,6 +198,15 @@ public sealed class FakeSearxng : IAsyncDisposable
         }
     }
 
+    /// <summary>When each 429 armed by <see cref="FakeSearxngOptions.ThrottleNext"/> was answered (taken just before it was written).</summary>
+    public IReadOnlyList<DateTimeOffset> ForcedThrottlesSnapshot()
+    {
+        lock (_arrivalsLock)
+        {
+            return [.. _forcedThrottles];
+        }
+    }
+
     /// <summary>How many requests arrived strictly after <paramref name="instant"/>, for checks such as "nothing was sent after cancellation".</summary>
     public int ArrivalsAfter(DateTimeOffset instant)
     {
@@ -233,6 +243,7 @@ public sealed class FakeSearxng : IAsyncDisposable
         lock (_arrivalsLock)
         {
             _arrivals.Clear();
+            _forcedThrottles.Clear();
             _lastArrival = null;
         }
 
@@ -386,6 +397,17 @@ public sealed class FakeSearxng : IAsyncDisposable
         HttpContext context, string? query, string? format, string pageText, int? page, KeyCounters? counters, CancellationToken cancellationToken)
     {
         var options = Options;
+
+        if (options.TryTakeThrottle(out var forcedRetryAfter))
+        {
+            lock (_arrivalsLock)
+            {
+                _forcedThrottles.Add(options.TimeProvider.GetUtcNow());
+            }
+            context.Response.Headers.RetryAfter = forcedRetryAfter.ToString(CultureInfo.InvariantCulture);
+            await WriteAsync(context, StatusCodes.Status429TooManyRequests, "text/plain; charset=utf-8", _tooManyRequestsBody, cancellationToken).ConfigureAwait(false);
+            return;
+        }
 
         if (!_quota.TryAcquire(options.RatePerSecond, options.Burst, out var wait))
         {

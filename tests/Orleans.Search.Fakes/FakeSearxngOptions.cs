@@ -17,6 +17,8 @@ public sealed class FakeSearxngOptions
     private volatile bool _includeNumberOfResults = true;
     private TaskCompletionSource? _gate;
     private int _arrivalLogLimit = 100_000;
+    private int _throttleNextCount;
+    private int _throttleNextRetryAfterSeconds;
 
     /// <summary>The port on 127.0.0.1 to listen on; 0 (the default) picks a free one. Set it only before start.</summary>
     public int Port { get; init; }
@@ -157,4 +159,35 @@ public sealed class FakeSearxngOptions
 
     /// <summary>Releases every held search and lets later ones through.</summary>
     public void OpenGate() => Interlocked.Exchange(ref _gate, null)?.TrySetResult();
+
+    /// <summary>
+    /// The next <paramref name="count"/> searches answer 429 with <c>Retry-After: <paramref name="retryAfterSeconds"/></c>
+    /// whatever the quota (at the quota stage); later ones are served as usual. <see cref="FakeSearxng.ForcedThrottlesSnapshot"/>
+    /// says when each was answered.
+    /// </summary>
+    public void ThrottleNext(int count, int retryAfterSeconds)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfNegative(retryAfterSeconds);
+        Volatile.Write(ref _throttleNextRetryAfterSeconds, retryAfterSeconds);
+        Volatile.Write(ref _throttleNextCount, count);
+    }
+
+    /// <summary>Takes one of the 429s <see cref="ThrottleNext"/> armed, if any is left.</summary>
+    internal bool TryTakeThrottle(out int retryAfterSeconds)
+    {
+        retryAfterSeconds = Volatile.Read(ref _throttleNextRetryAfterSeconds);
+        while (true)
+        {
+            var left = Volatile.Read(ref _throttleNextCount);
+            if (left <= 0)
+            {
+                return false;
+            }
+            if (Interlocked.CompareExchange(ref _throttleNextCount, left - 1, left) == left)
+            {
+                return true;
+            }
+        }
+    }
 }

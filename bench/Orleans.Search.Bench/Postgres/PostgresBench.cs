@@ -319,10 +319,11 @@ public sealed class PostgresRun(PgOptions options)
         var queries = Workloads.Queries(_runId, $"{storage}-{scenario.Calls}-c{scenario.Concurrency}-l{scenario.Latency.TotalMilliseconds:0}", scenario.Queries);
         var started = DateTimeOffset.UtcNow;
         var limit = TimeSpan.FromSeconds(Math.Max(180, 60 + 3 * scenario.Bound.TotalSeconds));
+        var runner = new OrleansRunner(http, fake);
         OrleansRunner.Outcome outcome;
         try
         {
-            outcome = await new OrleansRunner(http, fake).RunAsync(provider, queries, scenario.Pages, limit, cancellationToken);
+            outcome = await runner.RunAsync(provider, queries, scenario.Pages, limit, cancellationToken);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -333,7 +334,7 @@ public sealed class PostgresRun(PgOptions options)
             return new StorageRow(storage, scenario, new Measurement { System = "c", Error = error, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests }, double.NaN);
         }
         var cpuMsPerCall = (gateway.CpuTime - cpuBefore).TotalMilliseconds / scenario.Calls;
-        await Task.Delay(500, cancellationToken); // the coalesced job write and the index update land after the terminal event
+        await runner.WaitForBookkeepingAsync(cancellationToken); // the active-set and index writes land after the terminal event
         var after = await writes(cancellationToken);
         var arrivals = fake.ArrivalsSnapshot().Select(a => a.ArrivedAt).Where(t => t >= started).Order().ToList();
         var span = arrivals.Count > 1 ? (arrivals[^1] - arrivals[0]).TotalSeconds : 0;

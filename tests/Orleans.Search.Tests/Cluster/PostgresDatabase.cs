@@ -10,8 +10,11 @@ public sealed class PostgresDatabase : IAsyncDisposable
 {
     public const string Variable = "ORLEANS_SEARCH_TEST_POSTGRES";
 
-    private PostgresDatabase(string name, string connectionString)
+    private readonly string _server;
+
+    private PostgresDatabase(string server, string name, string connectionString)
     {
+        _server = server;
         Name = name;
         ConnectionString = connectionString;
     }
@@ -29,9 +32,11 @@ public sealed class PostgresDatabase : IAsyncDisposable
         : throw new InvalidOperationException($"{Variable} is not set. Run the suite with `bash scripts/test.sh`, or export {Variable} " +
             "(e.g. the connection string `bash scripts/postgres.sh` prints) before `dotnet test`.");
 
-    public static async Task<PostgresDatabase> CreateAsync()
+    public static Task<PostgresDatabase> CreateAsync() => CreateAsync(ServerConnectionString);
+
+    /// <summary>A fresh database on <paramref name="server"/> (a connection string to any database there).</summary>
+    public static async Task<PostgresDatabase> CreateAsync(string server)
     {
-        var server = ServerConnectionString;
         var name = "orleans_search_t_" + Guid.NewGuid().ToString("N")[..12];
         try
         {
@@ -42,9 +47,9 @@ public sealed class PostgresDatabase : IAsyncDisposable
         }
         catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException)
         {
-            throw new InvalidOperationException($"PostgreSQL at {Variable} is not reachable or refused CREATE DATABASE: {ex.Message}", ex);
+            throw new InvalidOperationException($"PostgreSQL at {new NpgsqlConnectionStringBuilder(server).Host}:{new NpgsqlConnectionStringBuilder(server).Port} is not reachable or refused CREATE DATABASE: {ex.Message}", ex);
         }
-        return new PostgresDatabase(name, new NpgsqlConnectionStringBuilder(server) { Database = name }.ToString());
+        return new PostgresDatabase(server, name, new NpgsqlConnectionStringBuilder(server) { Database = name }.ToString());
     }
 
     public async Task<T?> ScalarAsync<T>(string sql)
@@ -87,7 +92,7 @@ public sealed class PostgresDatabase : IAsyncDisposable
     {
         try
         {
-            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ServerConnectionString) { Pooling = false }.ToString());
+            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(_server) { Pooling = false }.ToString());
             await connection.OpenAsync();
             await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {Name} WITH (FORCE)", connection);
             await drop.ExecuteNonQueryAsync();
