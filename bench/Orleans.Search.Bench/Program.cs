@@ -17,6 +17,10 @@ public static class BenchProgram
         {
             return await Postgres.PostgresBench.MainAsync(args); // issue 4: PostgreSQL column and silo kill (Postgres/)
         }
+        if (args.Contains("--soak"))
+        {
+            return await Soak.SoakBench.MainAsync(args); // normal clients beside hostile ones (Soak/)
+        }
         var options = BenchOptions.Parse(args);
         if (options is null)
         {
@@ -58,6 +62,7 @@ public sealed record BenchOptions
           --overhead-rounds N     repeat the L = 0 run N times and report the last (default 1)
           --gateway-env KEY=VALUE an extra environment variable for the gateway process (repeatable)
           --gateway-log PATH      keep the gateway's console output there
+        Other modes: --postgres (PostgreSQL and a silo kill), --soak (normal clients beside hostile ones; --soak --help)
         """;
 
     public IReadOnlyList<int> CallCounts { get; init; } = [40, 400, 4000];

@@ -108,6 +108,7 @@ public static class ResultsReport
             L(string.Create(inv, $"- L = 0: {perSecond:0} provider calls per second end to end through Orleans.Search → {(perSecond >= 1000 ? "**met** (≥ 1,000/s)" : "**not met** (< 1,000/s)")}"));
         }
         md.Append(Postgres.PostgresReport.SectionFromFile()); // the --postgres figures, kept across full runs
+        md.Append(Soak.SoakReport.SectionFromFile()); // the --soak figures, kept across full runs
         return md.ToString();
     }
 
