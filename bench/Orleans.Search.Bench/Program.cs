@@ -18,6 +18,10 @@ public static class BenchProgram
         {
             return await Postgres.PostgresBench.MainAsync(args); // the PostgreSQL column and the silo kill (Postgres/)
         }
+        if (args.Contains("--soak"))
+        {
+            return await Soak.SoakBench.MainAsync(args); // normal clients beside hostile ones (Soak/)
+        }
         var options = BenchOptions.Parse(args);
         if (options is null)
         {
@@ -62,6 +66,7 @@ public sealed record BenchOptions
           --overhead-rounds N     run the L = 0 run N − 1 times as warm-up (not reported) before its --repeat reported runs (default 1: no extra warm-up)
           --gateway-env KEY=VALUE an extra environment variable for the gateway process (repeatable)
           --gateway-log PATH      keep the gateway's console output there
+        Other modes: --postgres (PostgreSQL and a silo kill), --soak (normal clients beside hostile ones; --soak --help)
         """;
 
     public IReadOnlyList<int> CallCounts { get; init; } = [40, 400, 4000];

@@ -14,6 +14,9 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public string Output => _process.Output;
 
+    /// <summary>The OS process id, to read its memory and CPU from /proc.</summary>
+    public int ProcessId => _process.ProcessId;
+
     public bool HasExited => _process.HasExited;
 
     /// <summary>"running", or how it ended, for failure messages.</summary>

@@ -27,6 +27,9 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>The OS process id, to read its memory and CPU from /proc.</summary>
+    public int ProcessId => _process.Id;
+
     public bool HasExited => _process.HasExited;
 
     /// <summary>"running", or how it ended, for failure messages.</summary>
