@@ -7,7 +7,7 @@ using Orleans.Search.Providers;
 
 namespace Orleans.Search.Gateway.Api;
 
-/// <summary>Validates a <see cref="JobSpec"/> against SPEC.md's rules and turns it into a <see cref="JobSubmission"/>.</summary>
+/// <summary>Validates a <see cref="JobSpec"/> against the API's rules (README) and turns it into a <see cref="JobSubmission"/>.</summary>
 public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, TimeProvider time)
 {
     public const int MaxQueryLength = 1000;

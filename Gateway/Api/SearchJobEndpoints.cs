@@ -9,7 +9,7 @@ using Orleans.Search.RateLimiting;
 
 namespace Orleans.Search.Gateway.Api;
 
-/// <summary>The HTTP API of SPEC.md.</summary>
+/// <summary>The search-job HTTP API: create, search-and-wait, list, get, events, cancel, debug and rate limits.</summary>
 public static class SearchJobEndpoints
 {
     private const int DefaultWaitSeconds = 30;

@@ -29,6 +29,9 @@ public sealed class JobEventFeed(IClusterClient cluster, ILogger<JobEventFeed> l
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
 
+    /// <summary>Tail polls that may find a terminal status without its event before the feed ends anyway.</summary>
+    private const int MaxTerminalPolls = 3;
+
     /// <param name="afterSeq">The last seq the client has (its Last-Event-ID), or null for a client that has nothing yet.</param>
     public async IAsyncEnumerable<JobFeedItem> ReadAsync(string jobId, string user, long? afterSeq, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -59,6 +62,7 @@ public sealed class JobEventFeed(IClusterClient cluster, ILogger<JobEventFeed> l
                 last = status.LastSeq;
             }
 
+            var terminalPolls = 0;
             while (!cancellationToken.IsCancellationRequested)
             {
                 var page = await job.GetEventsAsync(user, last);
@@ -101,8 +105,12 @@ public sealed class JobEventFeed(IClusterClient cluster, ILogger<JobEventFeed> l
                 }
                 if (JobStates.IsTerminal(page.Status))
                 {
-                    // The caller already had the terminal event.
-                    yield break;
+                    // The status turns terminal a moment before its event is emitted (cancel first stops the queries):
+                    // wait for the event. A client whose Last-Event-ID is the terminal event already has it.
+                    if (page.Events.Count == 0 && await HasTerminalEventAsync(job, user, last) || ++terminalPolls > MaxTerminalPolls)
+                    {
+                        yield break;
+                    }
                 }
 
                 // Take contiguous live events straight from the stream; anything else sends us back to the tail.
@@ -140,6 +148,11 @@ public sealed class JobEventFeed(IClusterClient cluster, ILogger<JobEventFeed> l
             }
         }
     }
+
+    /// <summary>Whether event <paramref name="seq"/> is the job's terminal event (so a client that has it has everything).</summary>
+    private static async Task<bool> HasTerminalEventAsync(ISearchJobGrain job, string user, long seq) =>
+        seq > 0 && await job.GetEventsAsync(user, seq - 1) is { } page
+        && page.Events.FirstOrDefault() is { } e && e.Seq == seq && JobEventTypes.IsTerminal(e.Type);
 
     /// <summary>The next live event, or null when none came within the poll interval.</summary>
     private static async Task<JobEvent?> NextLiveAsync(ChannelReader<JobEvent> reader, CancellationToken cancellationToken)
