@@ -162,6 +162,8 @@ public sealed class JobSpecReader(IOptionsMonitor<HttpLimitOptions> limits)
             UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
             AllowDuplicateProperties = false,
             MaxDepth = MaxDepth,
+            // The web defaults read "3" as 3; a spec says what it means, so a number must be a number.
+            NumberHandling = JsonNumberHandling.Strict,
             TypeInfoResolver = new DefaultJsonTypeInfoResolver
             {
                 Modifiers =
