@@ -6,7 +6,7 @@ namespace Orleans.Search.Providers;
 public static class ProviderHeaders
 {
     /// <summary><c>Retry-After</c> (seconds or HTTP-date), else <c>RateLimit-Reset</c> / <c>X-RateLimit-Reset</c> (seconds).</summary>
-    public static TimeSpan? RetryAfter(HttpResponseMessage response, TimeProvider? time = null)
+    public static TimeSpan? RetryAfter(HttpResponseMessage response, TimeSpan maxPause, TimeProvider? time = null)
     {
         var retryAfter = response.Headers.RetryAfter;
         if (retryAfter?.Delta is { } delta)

@@ -38,7 +38,7 @@ public sealed class SearxngSearchProvider(string name, SearchProviderOptions opt
             {
                 var body = await ReadExcerptAsync(response, cancellationToken);
                 throw new ProviderException(name, $"{name} answered {(int)response.StatusCode} {response.ReasonPhrase}: {body}",
-                    (int)response.StatusCode, ProviderHeaders.RetryAfter(response));
+                    (int)response.StatusCode, ProviderHeaders.RetryAfter(response, TimeSpan.FromSeconds(300)));
             }
 
             var payload = await response.Content.ReadFromJsonAsync<SearxngResponse>(cancellationToken)

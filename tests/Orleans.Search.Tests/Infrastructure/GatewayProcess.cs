@@ -13,6 +13,8 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ProcessId => _process.ProcessId;
+
     /// <summary>"running", or how it ended, for failure messages.</summary>
     public string State => _process.State;
 

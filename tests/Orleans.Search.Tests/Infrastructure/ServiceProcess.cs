@@ -29,6 +29,9 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The OS process id, to read the process's memory from /proc.</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>"running", or how it ended, for failure messages.</summary>
     public string State => _process.HasExited ? $"exited with {_process.ExitCode}" : "running";
 
