@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
 using AngleSharp.Dom;
@@ -34,6 +35,9 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
     private const int SnippetLength = 200;
     private const int MaxTitleLength = 120;
 
+    /// <summary>Browsers stop nesting at about this depth too (Blink: 512).</summary>
+    private const int MaxHtmlDepth = 512;
+
     /// <summary>Truncated files named one by one in the log; the summary counts the rest.</summary>
     private const int MaxTruncationLogLines = 20;
 
@@ -50,6 +54,12 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
     // Elements whose text is never shown to a reader.
     private static readonly HashSet<string> InvisibleTags =
         new(StringComparer.OrdinalIgnoreCase) { "script", "style", "noscript", "template", "head", "svg" };
+
+    // Elements that never have content or an end tag.
+    private static readonly HashSet<string> VoidTags = new(StringComparer.Ordinal)
+    {
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
+    };
 
     // Inline elements do not separate words; every other element does ("<p>a</p><p>b</p>" is "a b", not "ab").
     private static readonly HashSet<string> InlineTags = new(StringComparer.OrdinalIgnoreCase)
@@ -513,7 +523,15 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
         return (string.IsNullOrWhiteSpace(title) ? Path.GetFileName(file) : Shorten(title), CollapseWhitespace(body));
     }
 
-    private static (string? Title, string Body) ExtractHtml(string html)
+    /// <summary>
+    /// Visible text through a real HTML parser, unless the markup nests deeper than <see cref="MaxHtmlDepth"/>: the
+    /// HTML5 tree builder is quadratic in nesting depth (a megabyte of nested divs takes it minutes), so such a file
+    /// gets the linear, flat extraction instead.
+    /// </summary>
+    private static (string? Title, string Body) ExtractHtml(string html) =>
+        NestsDeeperThan(html, MaxHtmlDepth) ? ExtractHtmlFlat(html) : ExtractHtmlTree(html);
+
+    private static (string? Title, string Body) ExtractHtmlTree(string html)
     {
         var document = new HtmlParser().ParseDocument(html);
         var title = CollapseWhitespace(document.Title ?? "");
@@ -527,27 +545,143 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
         return (title, text.ToString());
     }
 
-    private static void AppendVisibleText(INode node, StringBuilder text)
+    /// <summary>Depth-first with a stack of its own, so no document's depth can exhaust the thread's stack.</summary>
+    private static void AppendVisibleText(INode root, StringBuilder text)
     {
-        foreach (var child in node.ChildNodes)
+        // A string entry is a separator to write after an element's children.
+        var pending = new Stack<object>();
+        PushChildren(root);
+        while (pending.TryPop(out var next))
         {
-            switch (child)
+            switch (next)
             {
+                case string separator:
+                    text.Append(separator);
+                    break;
                 case IText textNode:
                     text.Append(textNode.Data);
                     break;
                 case IElement element when InvisibleTags.Contains(element.LocalName):
                     break;
                 case IElement element when InlineTags.Contains(element.LocalName):
-                    AppendVisibleText(element, text);
+                    PushChildren(element);
                     break;
                 case IElement element:
                     text.Append(' ');
-                    AppendVisibleText(element, text);
-                    text.Append(' ');
+                    pending.Push(" ");
+                    PushChildren(element);
                     break;
             }
         }
+
+        void PushChildren(INode node)
+        {
+            for (var i = node.ChildNodes.Length - 1; i >= 0; i--)
+            {
+                pending.Push(node.ChildNodes[i]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether elements nest deeper than <paramref name="maxDepth"/>, judged in one linear pass over the tags: an end tag
+    /// closes the innermost open element of its name (a stray one closes nothing, as in the parser); void elements never
+    /// open. Unclosed paragraphs and tags in comments or scripts only make the estimate deeper, never shallower.
+    /// </summary>
+    private static bool NestsDeeperThan(string html, int maxDepth)
+    {
+        var open = new List<string>();
+        for (var lt = html.IndexOf('<'); lt >= 0 && lt + 1 < html.Length; lt = html.IndexOf('<', lt + 1))
+        {
+            var closing = html[lt + 1] == '/';
+            var name = TagName(html, closing ? lt + 2 : lt + 1);
+            if (name.Length == 0)
+            {
+                continue;
+            }
+            if (closing)
+            {
+                var at = open.LastIndexOf(name);
+                if (at >= 0)
+                {
+                    open.RemoveRange(at, open.Count - at);
+                }
+            }
+            else if (!VoidTags.Contains(name))
+            {
+                open.Add(name);
+                if (open.Count > maxDepth)
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Visible text without building a tree, in one pass: tags become separators (inline ones nothing), the contents
+    /// of script-like elements and comments are dropped, entities are decoded, and the first &lt;title&gt; is the title.
+    /// </summary>
+    private static (string? Title, string Body) ExtractHtmlFlat(string html)
+    {
+        string? title = null;
+        var text = new StringBuilder(html.Length / 2);
+        var i = 0;
+        while (i < html.Length)
+        {
+            var lt = html.IndexOf('<', i);
+            if (lt < 0)
+            {
+                text.Append(html, i, html.Length - i);
+                break;
+            }
+            text.Append(html, i, lt - i);
+            if (string.CompareOrdinal(html, lt, "<!--", 0, 4) == 0)
+            {
+                var commentEnd = html.IndexOf("-->", lt + 4, StringComparison.Ordinal);
+                i = commentEnd < 0 ? html.Length : commentEnd + 3;
+                continue;
+            }
+            var gt = html.IndexOf('>', lt + 1);
+            if (gt < 0)
+            {
+                break; // an unterminated tag: the rest is markup
+            }
+            var closing = lt + 1 < html.Length && html[lt + 1] == '/';
+            var name = TagName(html, closing ? lt + 2 : lt + 1);
+            i = gt + 1;
+            if (!closing && (name == "title" || (InvisibleTags.Contains(name) && name != "head")))
+            {
+                // Skip to the matching end tag (each skip starts past the last, so the pass stays linear).
+                var endTag = html.IndexOf("</" + name, i, StringComparison.OrdinalIgnoreCase);
+                var contentEnd = endTag < 0 ? html.Length : endTag;
+                if (name == "title")
+                {
+                    title ??= CollapseWhitespace(WebUtility.HtmlDecode(html[i..contentEnd]));
+                }
+                var endGt = endTag < 0 ? -1 : html.IndexOf('>', endTag);
+                i = endGt < 0 ? html.Length : endGt + 1;
+                continue;
+            }
+            if (!InlineTags.Contains(name))
+            {
+                text.Append(' ');
+            }
+        }
+
+        return (title, WebUtility.HtmlDecode(text.ToString()));
+    }
+
+    /// <summary>The lower-case tag name starting at <paramref name="at"/> (empty for "&lt;!DOCTYPE", "&lt; 3" and the like).</summary>
+    private static string TagName(string html, int at)
+    {
+        var end = at;
+        while (end < html.Length && end - at < 32 && char.IsAsciiLetterOrDigit(html[end]))
+        {
+            end++;
+        }
+        return end == at || !char.IsAsciiLetter(html[at]) ? "" : html[at..end].ToLowerInvariant();
     }
 
     private static (string? Title, string Body) ExtractMarkdown(string markdown)

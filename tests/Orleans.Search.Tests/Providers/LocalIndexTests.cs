@@ -109,6 +109,27 @@ public sealed class LocalIndexTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_deeply_nested_html_file_within_MaxFileBytes_is_indexed_without_exhausting_the_stack()
+    {
+        // 150,000 nested elements in under 1 MB: walking the tree recursively would overflow the build thread's stack.
+        const int depth = 150_000;
+        Write("nested.html", "<html><head><title>Deep &amp; nested</title></head><body><script>hiddenword()</script><!-- commentword -->"
+            + string.Concat(Enumerable.Repeat("<div>", depth)) + "deepword &lt;tagged&gt;" + string.Concat(Enumerable.Repeat("</div>", depth)) + "</body></html>");
+        Write("plain.txt", "Plain\nshallow words");
+        await using var services = ProviderServices.Create(Settings());
+        await services.StartHostedServicesAsync();
+        var local = services.Provider("local");
+
+        Assert.Equal(["plain.txt"], await FilesFoundAsync(local, "shallow"));
+        Assert.Equal(["nested.html"], await FilesFoundAsync(local, "deepword"));
+        Assert.Equal(["nested.html"], await FilesFoundAsync(local, "tagged"));
+        Assert.Empty(await FilesFoundAsync(local, "hiddenword"));
+        Assert.Empty(await FilesFoundAsync(local, "commentword"));
+        var hit = (await local.SearchAsync(new ProviderQuery("deepword", 1, 10), CancellationToken.None)).Hits.Single();
+        Assert.Equal("Deep & nested", hit.Title);
+    }
+
     private Dictionary<string, string?> Settings(params (string Key, string Value)[] extra)
     {
         var settings = new Dictionary<string, string?>
