@@ -755,7 +755,8 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
     [GeneratedRegex(@"^(#{1,6}\s+|>\s?|[-*+]\s+|\d+\.\s+)+")]
     private static partial Regex HeadingOrQuoteOrBullet();
 
-    [GeneratedRegex(@"!?\[([^\]]*)\]\([^)]*\)")]
+    // Bounded, so a line of unclosed brackets costs each bracket a short look ahead, not the rest of the line.
+    [GeneratedRegex(@"!?\[([^\]]{0,256})\]\([^)]{0,1024}\)")]
     private static partial Regex ImageOrLink();
 
     [GeneratedRegex(@"\*\*|__|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)")]
