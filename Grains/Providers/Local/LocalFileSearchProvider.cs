@@ -142,15 +142,24 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
         }
 
         _lifetime.Cancel();
+        if (_build is { IsCompleted: false } running)
+        {
+            // Still building: the build sees the cancellation and stops; free what it used once it has.
+            running.ContinueWith(t =>
+            {
+                if (t.IsCompletedSuccessfully)
+                {
+                    t.Result.Dispose();
+                }
+                _analyzer.Dispose();
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return;
+        }
         if (_build is { IsCompletedSuccessfully: true } built)
         {
             built.Result.Dispose();
         }
-        else
-        {
-            // Still building: the build sees the cancellation and frees what it made.
-            _build?.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-        }
+        _analyzer.Dispose();
     }
 
     private Task<IndexState> StartBuild(CancellationToken cancellationToken)
