@@ -10,6 +10,14 @@ public sealed class SearchOptions
     public string DefaultProvider { get; set; } = "local";
 
     public Dictionary<string, SearchProviderOptions> Providers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The most bytes read of one provider response; a bigger one fails the call (not retried).</summary>
+    public long MaxResponseBytes { get; set; } = 2 * 1024 * 1024;
+
+    /// <summary>The longest pause a provider's <c>Retry-After</c> or rate-limit reset header can impose on the cluster.</summary>
+    public double MaxPauseSeconds { get; set; } = 300;
+
+    public TimeSpan MaxPause => TimeSpan.FromSeconds(MaxPauseSeconds);
 }
 
 /// <summary>The <c>Limits:User</c> section: what one user may spend, across the cluster.</summary>

@@ -36,7 +36,24 @@ public sealed record CachedHit(
 
 public static class CacheKeys
 {
-    /// <summary>Case and spacing do not make a query different.</summary>
+    /// <summary>
+    /// Spacing and Unicode composition do not make a query different; case does (to a provider, <c>AND</c> is an
+    /// operator and <c>and</c> a word). Provider names are case-insensitive, as in configuration.
+    /// </summary>
     public static string For(string provider, string query, int page) =>
-        $"{provider.ToLowerInvariant()}|{page}|{string.Join(' ', query.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).ToLowerInvariant()}";
+        $"{provider.ToLowerInvariant()}|{page}|{Normalize(query)}";
+
+    private static string Normalize(string query)
+    {
+        var spaced = string.Join(' ', query.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        try
+        {
+            return spaced.Normalize(System.Text.NormalizationForm.FormC);
+        }
+        catch (ArgumentException)
+        {
+            // Not valid UTF-16 (a lone surrogate): nothing canonical to compose, so the text is its own key.
+            return spaced;
+        }
+    }
 }

@@ -20,7 +20,11 @@ public static class SearchServiceCollectionExtensions
                 {
                     o.Providers["local"] = new SearchProviderOptions { Kind = "local", Path = LocalProviderFactory.DefaultPath };
                 }
-            });
+            })
+            .Validate(o => o.MaxResponseBytes > 0, "Search:MaxResponseBytes must be positive.")
+            .Validate(o => double.IsFinite(o.MaxPauseSeconds) && o.MaxPauseSeconds >= 0, "Search:MaxPauseSeconds must be 0 or more.")
+            .Validate(o => o.Providers.Values.All(p => p.MaxFileBytes > 0 && p.MaxFiles > 0), "Search:Providers:{name}:MaxFileBytes and MaxFiles must be positive.")
+            .ValidateOnStart();
         services.AddOptions<UserLimitOptions>().Bind(configuration.GetSection(UserLimitOptions.Section))
             .Validate(o => o.MaxActiveJobs >= 0 && o.MaxJobsPerMinute >= 0 && o.MaxStoredJobs >= 0,
                 "Limits:User:MaxActiveJobs, MaxJobsPerMinute and MaxStoredJobs must be 0 (no limit) or more.")
@@ -38,6 +42,8 @@ public static class SearchServiceCollectionExtensions
         services.AddSingleton<ProviderResilience>();
         services.AddSingleton<ProviderPermits>();
         services.AddSingleton<LimiterSettingsSource>();
+        // The local providers' indexes are built when the silo starts, not inside a first search's timeout.
+        services.AddHostedService<LocalIndexStartup>();
         return services;
     }
 }

@@ -24,12 +24,14 @@ public sealed record ProviderPage(IReadOnlyList<ProviderHit> Hits, int StatusCod
 public sealed record ProviderHit(string Url, string Title, string Snippet);
 
 /// <summary>A failed provider call, with what retry logic needs to know.</summary>
+/// <param name="transient">Overrides what the status code says about retrying (a 200 whose body is too big is not worth a retry).</param>
 public sealed class ProviderException(
     string provider,
     string message,
     int? statusCode = null,
     TimeSpan? retryAfter = null,
-    Exception? inner = null) : Exception(message, inner)
+    Exception? inner = null,
+    bool? transient = null) : Exception(message, inner)
 {
     public string Provider { get; } = provider;
 
@@ -39,6 +41,6 @@ public sealed class ProviderException(
     /// <summary>How long the provider asked us to wait (Retry-After or rate-limit reset headers).</summary>
     public TimeSpan? RetryAfter { get; } = retryAfter;
 
-    /// <summary>True for failures worth retrying: 408, 429, 5xx, and no response at all.</summary>
-    public bool IsTransient => StatusCode is null or 408 or 429 or >= 500;
+    /// <summary>True for failures worth retrying: 408, 429, 5xx, and no response at all (unless the adapter said otherwise).</summary>
+    public bool IsTransient => transient ?? StatusCode is null or 408 or 429 or >= 500;
 }

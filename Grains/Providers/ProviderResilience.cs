@@ -80,7 +80,7 @@ public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, I
                     .Handle<ProviderException>(ex => ex.IsTransient)
                     .Handle<TimeoutRejectedException>(),
                 DelayGenerator = args => ValueTask.FromResult(
-                    args.Outcome.Exception is ProviderException { RetryAfter: { } wait } ? wait : (TimeSpan?)null),
+                    args.Outcome.Exception is ProviderException { RetryAfter: { } wait } ? ProviderHeaders.Clamp(wait, options.CurrentValue.MaxPause) : (TimeSpan?)null),
                 OnRetry = args =>
                 {
                     if (args.Context.Properties.TryGetValue(RetryObserver, out var observer))

@@ -13,6 +13,12 @@ public sealed class SearchProviderOptions
     /// <summary>For <c>local</c>: the folder of .txt/.md/.html files (relative paths resolve against the app's base directory).</summary>
     public string? Path { get; set; }
 
+    /// <summary>For <c>local</c>: files bigger than this are indexed only up to this many bytes.</summary>
+    public long MaxFileBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>For <c>local</c>: the most files indexed (the first ones in path order); the rest are skipped.</summary>
+    public int MaxFiles { get; set; } = 20_000;
+
     public int PageSize { get; set; } = 10;
 
     public double PermitsPerMinute { get; set; } = 600;

@@ -10,6 +10,9 @@ public sealed class LimiterSettingsSource(IOptionsMonitor<SearchOptions> search,
 {
     private static readonly LimiterSettings Unlimited = new(0, int.MaxValue, int.MaxValue, int.MaxValue);
 
+    /// <summary>The longest pause a provider may impose (<c>Search:MaxPauseSeconds</c>).</summary>
+    public TimeSpan MaxPause => search.CurrentValue.MaxPause;
+
     public LimiterSettings For(string key)
     {
         if (key.StartsWith("provider:", StringComparison.Ordinal))

@@ -218,7 +218,8 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
     private void Throttle(DateTimeOffset now, TimeSpan retryAfter)
     {
         _throttled++;
-        var until = now + retryAfter;
+        // Parsing clamps already; this guards the whole cluster against any caller (an older silo, a bug) asking for years.
+        var until = now + Providers.ProviderHeaders.Clamp(retryAfter, settingsSource.MaxPause);
         if (until > _pausedUntil)
         {
             _pausedUntil = until;

@@ -19,6 +19,9 @@ namespace Orleans.Search.Fakes;
 /// <summary>One request as it arrived, before any response. <see cref="Page"/> is null when <c>pageno</c> was invalid.</summary>
 public sealed record FakeSearxngArrival(DateTimeOffset ArrivedAt, string Method, string Path, string? Query, int? Page, string? Format);
 
+/// <summary>One generated result (<paramref name="Index"/> is 1-based on its page), as <see cref="FakeSearxngOptions.ShapeResult"/> sees it.</summary>
+public sealed record FakeSearxngResult(string Query, int Page, int Index, string Url, string Title, string Content);
+
 /// <summary>
 /// Loopback stand-in for a SearXNG server, speaking its JSON API (<c>GET|POST /search</c> and <c>/</c>,
 /// with <c>q</c>, <c>format=json</c> and <c>pageno</c>). It runs on a real Kestrel server bound only to 127.0.0.1
@@ -466,7 +469,16 @@ public sealed class FakeSearxng : IAsyncDisposable
         }
 
         var body = ResultsJson(query, pageNo, options);
-        await WriteAsync(context, StatusCodes.Status200OK, "application/json", body, cancellationToken).ConfigureAwait(false);
+        var padding = options.BodyPaddingBytes;
+        if (padding > 0 || options.ChunkedBody)
+        {
+            await WriteLargeAsync(context, body, padding, options.ChunkedBody, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await WriteAsync(context, StatusCodes.Status200OK, "application/json", body, cancellationToken).ConfigureAwait(false);
+        }
+
         Volatile.Write(ref counters.LastSuccessTimestamp, options.TimeProvider.GetTimestamp());
         Interlocked.Increment(ref counters.Successes);
     }
@@ -527,6 +539,42 @@ public sealed class FakeSearxng : IAsyncDisposable
         Interlocked.Increment(ref _statusCounts[statusCode]);
     }
 
+    private static readonly byte[] _paddingChunk = Enumerable.Repeat((byte)'x', 64 * 1024).ToArray();
+    private static readonly byte[] _paddingOpen = ",\"padding\":\""u8.ToArray();
+
+    // The results object with a "padding" member spliced in before its closing brace, written in chunks.
+    private async Task WriteLargeAsync(HttpContext context, byte[] body, long padding, bool chunked, CancellationToken cancellationToken)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json";
+        var head = body.AsMemory(0, body.Length - 1); // without the closing '}'
+        if (!chunked)
+        {
+            response.ContentLength = head.Length + (padding > 0 ? _paddingOpen.Length + padding + 1 : 0) + 1;
+        }
+
+        if (!HttpMethods.IsHead(context.Request.Method))
+        {
+            await response.Body.WriteAsync(head, cancellationToken).ConfigureAwait(false);
+            if (padding > 0)
+            {
+                await response.Body.WriteAsync(_paddingOpen, cancellationToken).ConfigureAwait(false);
+                for (var left = padding; left > 0; left -= _paddingChunk.Length)
+                {
+                    await response.Body.WriteAsync(_paddingChunk.AsMemory(0, (int)Math.Min(left, _paddingChunk.Length)), cancellationToken).ConfigureAwait(false);
+                }
+
+                await response.Body.WriteAsync("\""u8.ToArray(), cancellationToken).ConfigureAwait(false);
+            }
+
+            await response.Body.WriteAsync("}"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+        }
+
+        await response.CompleteAsync().ConfigureAwait(false);
+        Interlocked.Increment(ref _statusCounts[StatusCodes.Status200OK]);
+    }
+
     private static string? Parameter(HttpRequest request, IFormCollection? form, string name)
     {
         if (form is not null && form.TryGetValue(name, out var fromForm))
@@ -581,13 +629,16 @@ public sealed class FakeSearxng : IAsyncDisposable
             }
 
             writer.WriteStartArray("results");
+            var shape = options.ShapeResult;
             for (var i = 1; i <= count; i++)
             {
                 var path = ResultPath(query, page, i);
+                var result = new FakeSearxngResult(query, page, i, $"https://{ResultHost}{path}", ResultTitle(query, page, i), ResultContent(query, page, i));
+                result = shape?.Invoke(result) ?? result;
                 writer.WriteStartObject();
-                writer.WriteString("url", $"https://{ResultHost}{path}");
-                writer.WriteString("title", ResultTitle(query, page, i));
-                writer.WriteString("content", ResultContent(query, page, i));
+                writer.WriteString("url", result.Url);
+                writer.WriteString("title", result.Title);
+                writer.WriteString("content", result.Content);
                 writer.WriteString("engine", "fake");
                 writer.WriteStartArray("engines");
                 writer.WriteStringValue("fake");

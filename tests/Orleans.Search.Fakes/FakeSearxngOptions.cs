@@ -19,6 +19,9 @@ public sealed class FakeSearxngOptions
     private int _arrivalLogLimit = 100_000;
     private int _throttleNextCount;
     private int _throttleNextRetryAfterSeconds;
+    private long _bodyPaddingBytes;
+    private volatile bool _chunkedBody;
+    private Func<FakeSearxngResult, FakeSearxngResult>? _shapeResult;
 
     /// <summary>The port on 127.0.0.1 to listen on; 0 (the default) picks a free one. Set it only before start.</summary>
     public int Port { get; init; }
@@ -138,6 +141,34 @@ public sealed class FakeSearxngOptions
             ArgumentOutOfRangeException.ThrowIfNegative(value);
             Volatile.Write(ref _arrivalLogLimit, value);
         }
+    }
+
+    /// <summary>
+    /// Extra bytes in every 200 body: a <c>"padding"</c> string of this many ASCII bytes after the results, written in
+    /// chunks from one shared buffer, so a huge body costs the fake no memory. 0 (the default) sends none.
+    /// </summary>
+    public long BodyPaddingBytes
+    {
+        get => Interlocked.Read(ref _bodyPaddingBytes);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Interlocked.Exchange(ref _bodyPaddingBytes, value);
+        }
+    }
+
+    /// <summary>Whether a 200 body goes out chunked, without <c>Content-Length</c>, so the client learns its size only by reading it.</summary>
+    public bool ChunkedBody
+    {
+        get => _chunkedBody;
+        set => _chunkedBody = value;
+    }
+
+    /// <summary>Rewrites each generated result before it is written (to serve huge titles, say). Null leaves them as they are.</summary>
+    public Func<FakeSearxngResult, FakeSearxngResult>? ShapeResult
+    {
+        get => Volatile.Read(ref _shapeResult);
+        set => Volatile.Write(ref _shapeResult, value);
     }
 
     /// <summary>

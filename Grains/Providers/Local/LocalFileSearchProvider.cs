@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
 using AngleSharp.Dom;
@@ -8,7 +9,6 @@ using Lucene.Net.Analysis.En;
 using Lucene.Net.Analysis.TokenAttributes;
 using Lucene.Net.Documents;
 using Lucene.Net.Index;
-using Lucene.Net.QueryParsers.Classic;
 using Lucene.Net.Search;
 using Lucene.Net.Store;
 using Lucene.Net.Util;
@@ -19,8 +19,11 @@ namespace Orleans.Search.Providers.Local;
 
 /// <summary>
 /// Full-text search over a folder of .txt, .md/.markdown and .html/.htm files, indexed in memory with Lucene.NET.
-/// The index is built once, on the first search, so constructing the provider (at startup) costs nothing.
-/// Thread-safe: concurrent searches share one <see cref="IndexSearcher"/>, which Lucene documents as thread-safe.
+/// The index is built in the background (by <see cref="LocalIndexStartup"/> when the silo starts, else on the first
+/// search), within <see cref="SearchProviderOptions.MaxFiles"/> files of at most
+/// <see cref="SearchProviderOptions.MaxFileBytes"/> bytes each; a search waits for it only briefly.
+/// Query text is data (see <see cref="LocalQuery"/>). Thread-safe: concurrent searches share one
+/// <see cref="IndexSearcher"/>, which Lucene documents as thread-safe.
 /// </summary>
 public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposable
 {
@@ -32,11 +35,18 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
     private const int SnippetLength = 200;
     private const int MaxTitleLength = 120;
 
-    // Caps the plain-terms fallback query well below BooleanQuery's 1024-clause limit.
-    private const int MaxFallbackTerms = 64;
+    /// <summary>Browsers stop nesting at about this depth too (Blink: 512).</summary>
+    private const int MaxHtmlDepth = 512;
 
-    private static readonly string[] SearchFields = [TitleField, BodyField];
-    private static readonly Dictionary<string, float> FieldBoosts = new() { [TitleField] = TitleBoost, [BodyField] = 1f };
+    /// <summary>Truncated files named one by one in the log; the summary counts the rest.</summary>
+    private const int MaxTruncationLogLines = 20;
+
+    /// <summary>Hit positions a snippet considers; the window only needs the densest cluster near the start.</summary>
+    private const int MaxSnippetHits = 1000;
+
+    private static readonly TimeSpan ProgressLogInterval = TimeSpan.FromSeconds(5);
+
+    private static readonly (string Field, float Boost)[] SearchFields = [(TitleField, TitleBoost), (BodyField, 1f)];
 
     private static readonly HashSet<string> Extensions =
         new(StringComparer.OrdinalIgnoreCase) { ".txt", ".md", ".markdown", ".html", ".htm" };
@@ -44,6 +54,12 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
     // Elements whose text is never shown to a reader.
     private static readonly HashSet<string> InvisibleTags =
         new(StringComparer.OrdinalIgnoreCase) { "script", "style", "noscript", "template", "head", "svg" };
+
+    // Elements that never have content or an end tag.
+    private static readonly HashSet<string> VoidTags = new(StringComparer.Ordinal)
+    {
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
+    };
 
     // Inline elements do not separate words; every other element does ("<p>a</p><p>b</p>" is "a b", not "ab").
     private static readonly HashSet<string> InlineTags = new(StringComparer.OrdinalIgnoreCase)
@@ -53,19 +69,33 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
     };
 
     private readonly string _folder;
+    private readonly long _maxFileBytes;
+    private readonly int _maxFiles;
+    private readonly TimeSpan _indexWait;
     private readonly ILogger<LocalFileSearchProvider> _logger;
     private readonly Analyzer _analyzer = new EnglishAnalyzer(Version);
-    private readonly SemaphoreSlim _buildLock = new(1, 1);
-    private volatile IndexState? _index;
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly System.Threading.Lock _buildGate = new();
+    private Task<IndexState>? _build;
+    private BuildProgress _progress = new();
     private volatile bool _disposed;
 
-    public LocalFileSearchProvider(string name, string folder, ILogger<LocalFileSearchProvider> logger)
+    /// <param name="options">
+    /// <see cref="SearchProviderOptions.MaxFiles"/> and <see cref="SearchProviderOptions.MaxFileBytes"/> cap the index;
+    /// a search waits for an unfinished index up to half of <see cref="SearchProviderOptions.TimeoutSeconds"/>, then
+    /// fails transiently, so its attempt ends with a clear message rather than a timeout.
+    /// </param>
+    public LocalFileSearchProvider(string name, string folder, SearchProviderOptions options, ILogger<LocalFileSearchProvider> logger)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
         Name = name;
         _folder = folder;
+        _maxFileBytes = Math.Max(1, options.MaxFileBytes);
+        _maxFiles = Math.Max(1, options.MaxFiles);
+        _indexWait = TimeSpan.FromSeconds((options.TimeoutSeconds > 0 ? options.TimeoutSeconds : 20) / 2);
         _logger = logger;
     }
 
@@ -87,22 +117,108 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
             return new ProviderPage([]);
         }
 
-        var index = _index ?? await BuildIndexOnceAsync(cancellationToken).ConfigureAwait(false);
-        return Search(index, query, cancellationToken);
+        var index = await IndexForSearchAsync(cancellationToken).ConfigureAwait(false);
+        // Off the caller's scheduler (a grain's): searching is CPU work, and the token stops it part way.
+        return await Task.Run(() => Search(index, query, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Builds the index unless it is built or being built (a failed or cancelled build starts again). The build runs on
+    /// its own thread and stops when <paramref name="cancellationToken"/> or this provider's disposal says so; the
+    /// returned task ends with it.
+    /// </summary>
+    public Task BuildIndexAsync(CancellationToken cancellationToken) => StartBuild(cancellationToken);
 
     public void Dispose()
     {
-        if (_disposed)
+        lock (_buildGate)
         {
-            return;
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
         }
 
-        _disposed = true;
-        _index?.Dispose();
+        _lifetime.Cancel();
+        if (_build is { IsCompleted: false } running)
+        {
+            // Still building: the build sees the cancellation and stops; free what it used once it has.
+            running.ContinueWith(t =>
+            {
+                if (t.IsCompletedSuccessfully)
+                {
+                    t.Result.Dispose();
+                }
+                _analyzer.Dispose();
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return;
+        }
+        if (_build is { IsCompletedSuccessfully: true } built)
+        {
+            built.Result.Dispose();
+        }
         _analyzer.Dispose();
-        _buildLock.Dispose();
     }
+
+    private Task<IndexState> StartBuild(CancellationToken cancellationToken)
+    {
+        lock (_buildGate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_build is { IsFaulted: false, IsCanceled: false } current)
+            {
+                return current;
+            }
+
+            var linked = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token, cancellationToken);
+            _progress = new BuildProgress();
+            var progress = _progress;
+            // A thread of its own (file I/O can block for long), never the caller's scheduler (a grain's, say).
+            var build = Task.Factory.StartNew(() => BuildIndex(progress, linked.Token), linked.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            build.ContinueWith(_ => linked.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            _build = build;
+            return build;
+        }
+    }
+
+    /// <summary>The index, waiting for a build in progress no longer than <see cref="_indexWait"/>.</summary>
+    private async Task<IndexState> IndexForSearchAsync(CancellationToken cancellationToken)
+    {
+        // A search never cancels the build: the build outlives this search's timeout and serves the next one.
+        var build = StartBuild(CancellationToken.None);
+        if (!build.IsCompleted)
+        {
+            try
+            {
+                await build.WaitAsync(_indexWait, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                var progress = _progress;
+                throw new ProviderException(Name,
+                    $"The index of local provider '{Name}' is still being built ({progress.Seen} files seen, {progress.Indexed} indexed so far); try again shortly.",
+                    statusCode: 503, retryAfter: TimeSpan.FromSeconds(1));
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw BuildCancelled();
+            }
+        }
+
+        try
+        {
+            return await build.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw BuildCancelled();
+        }
+    }
+
+    private ProviderException BuildCancelled() =>
+        new(Name, $"The index build of local provider '{Name}' was cancelled (the service is stopping).", statusCode: 503);
 
     private ProviderPage Search(IndexState index, ProviderQuery query, CancellationToken cancellationToken)
     {
@@ -116,109 +232,72 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
         }
 
         var wanted = (int)Math.Min(start + query.PageSize, maxDoc);
-        var luceneQuery = ParseQuery(query.Text);
-        cancellationToken.ThrowIfCancellationRequested();
-
-        var top = index.Searcher.Search(luceneQuery, wanted);
-        if (top.ScoreDocs.Length <= start)
+        var built = LocalQuery.Build(query.Text, _analyzer, SearchFields);
+        if (built.Query is null)
         {
             return new ProviderPage([]);
         }
 
-        var terms = QueryTerms(index.Searcher, luceneQuery, query.Text);
-        var hits = new List<ProviderHit>(top.ScoreDocs.Length - (int)start);
-        for (var i = (int)start; i < top.ScoreDocs.Length; i++)
+        var top = TopScoreDocCollector.Create(wanted, docsScoredInOrder: false);
+        index.Searcher.Search(built.Query, new CancellableCollector(top, cancellationToken));
+        var scoreDocs = top.GetTopDocs().ScoreDocs;
+        if (scoreDocs.Length <= start)
+        {
+            return new ProviderPage([]);
+        }
+
+        var hits = new List<ProviderHit>(scoreDocs.Length - (int)start);
+        for (var i = (int)start; i < scoreDocs.Length; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var doc = index.Searcher.Doc(top.ScoreDocs[i].Doc);
+            var doc = index.Searcher.Doc(scoreDocs[i].Doc);
             var path = doc.Get(PathField);
             var body = doc.Get(BodyField) ?? "";
-            hits.Add(new ProviderHit(new Uri(path).AbsoluteUri, doc.Get(TitleField) ?? Path.GetFileName(path), Snippet(body, terms)));
+            hits.Add(new ProviderHit(new Uri(path).AbsoluteUri, doc.Get(TitleField) ?? Path.GetFileName(path), Snippet(body, built.Terms, cancellationToken)));
         }
 
         return new ProviderPage(hits);
     }
 
-    /// <summary>
-    /// Parses with Lucene syntax (phrases, field:term, AND/OR, wildcards); on a syntax error falls back to the
-    /// analyzed words as plain OR'ed terms, so a user's stray quote or bracket never becomes an error.
-    /// </summary>
-    private Query ParseQuery(string text)
+    /// <summary>Where the body mentions <paramref name="terms"/> (at most <see cref="MaxSnippetHits"/> places).</summary>
+    private List<(string Term, int Start, int End)> Mentions(string body, IReadOnlySet<string> terms, CancellationToken cancellationToken)
     {
-        // QueryParser keeps per-parse state, so it is not thread-safe: one per search.
-        var parser = new MultiFieldQueryParser(Version, SearchFields, _analyzer, FieldBoosts);
-        try
-        {
-            return parser.Parse(text);
-        }
-        catch (ParseException)
-        {
-            // Escape() does not neutralize AND/OR/NOT ("rate AND" still fails), so skip the parser entirely
-            // and build the plain-terms query from the analyzer's own tokens.
-            var query = new BooleanQuery();
-            foreach (var term in Analyze(BodyField, text).Select(t => t.Term).Distinct().Take(MaxFallbackTerms))
-            {
-                query.Add(new TermQuery(new Term(TitleField, term)) { Boost = TitleBoost }, Occur.SHOULD);
-                query.Add(new TermQuery(new Term(BodyField, term)), Occur.SHOULD);
-            }
-
-            return query;
-        }
-    }
-
-    /// <summary>The analyzed (stemmed) terms a snippet should show.</summary>
-    private HashSet<string> QueryTerms(IndexSearcher searcher, Query query, string text)
-    {
-        var terms = new HashSet<Term>();
-        try
-        {
-            // Rewrite first so prefix/wildcard/fuzzy queries expand into the concrete terms that matched.
-            searcher.Rewrite(query).ExtractTerms(terms);
-        }
-        catch (NotSupportedException)
-        {
-            // Some rewritten forms (constant-score filters over many terms) cannot list their terms.
-        }
-
-        var result = terms.Where(t => t.Field is BodyField or TitleField).Select(t => t.Text).ToHashSet(StringComparer.Ordinal);
-        if (result.Count == 0)
-        {
-            result.UnionWith(Analyze(BodyField, text).Select(t => t.Term));
-        }
-
-        return result;
-    }
-
-    private List<(string Term, int Start, int End)> Analyze(string field, string text)
-    {
-        var tokens = new List<(string Term, int Start, int End)>();
+        var mentions = new List<(string Term, int Start, int End)>();
 
         // The stream must be disposed before this thread asks the analyzer for another one (it is reused per thread).
-        using var stream = _analyzer.GetTokenStream(field, text);
+        using var stream = _analyzer.GetTokenStream(BodyField, body);
         var termAttribute = stream.AddAttribute<ICharTermAttribute>();
         var offsetAttribute = stream.AddAttribute<IOffsetAttribute>();
         stream.Reset();
-        while (stream.IncrementToken())
+        for (var seen = 0; mentions.Count < MaxSnippetHits && stream.IncrementToken(); seen++)
         {
-            tokens.Add((termAttribute.ToString(), offsetAttribute.StartOffset, offsetAttribute.EndOffset));
+            if ((seen & 4095) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            var term = termAttribute.ToString();
+            if (terms.Contains(term))
+            {
+                mentions.Add((term, offsetAttribute.StartOffset, offsetAttribute.EndOffset));
+            }
         }
 
         stream.End();
-        return tokens;
+        return mentions;
     }
 
     /// <summary>
     /// About <see cref="SnippetLength"/> chars of the body around the densest cluster of query-term hits,
     /// cut at word boundaries, with "…" where text was cut.
     /// </summary>
-    private string Snippet(string body, HashSet<string> terms)
+    private string Snippet(string body, IReadOnlySet<string> terms, CancellationToken cancellationToken)
     {
         if (body.Length <= SnippetLength)
         {
             return body;
         }
 
-        var hits = terms.Count == 0 ? [] : Analyze(BodyField, body).Where(t => terms.Contains(t.Term)).ToList();
+        var hits = terms.Count == 0 ? [] : Mentions(body, terms, cancellationToken);
         int start, end;
         if (hits.Count == 0)
         {
@@ -303,53 +382,64 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
         return end > limit ? end : index;
     }
 
-    private async Task<IndexState> BuildIndexOnceAsync(CancellationToken cancellationToken)
+    private IndexState BuildIndex(BuildProgress progress, CancellationToken cancellationToken)
     {
-        await _buildLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            // A failed or cancelled build leaves _index null, so the next search tries again
-            // (unlike Lazy<T>, which would cache the exception forever).
-            // Task.Run keeps file I/O and analysis off the caller's scheduler (an Orleans grain's, say).
-            return _index ??= await Task.Run(() => BuildIndex(cancellationToken), cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _buildLock.Release();
-        }
-    }
-
-    private IndexState BuildIndex(CancellationToken cancellationToken)
-    {
+        var stopwatch = Stopwatch.StartNew();
+        var lastReport = TimeSpan.Zero;
+        LogIndexingStarted(Name, _folder, _maxFiles, _maxFileBytes);
         if (!System.IO.Directory.Exists(_folder))
         {
             throw new ProviderException(Name, $"Local corpus folder '{_folder}' does not exist", statusCode: 404);
         }
 
-        var stopwatch = Stopwatch.StartNew();
-        var files = System.IO.Directory
-            .EnumerateFiles(_folder, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true })
-            .Where(f => Extensions.Contains(Path.GetExtension(f)))
-            .Order(StringComparer.Ordinal) // stable doc ids, so equal scores rank the same on every start
-            .ToList();
+        // The first MaxFiles files in path order (stable doc ids, so equal scores rank the same on every start), kept in
+        // a set that never grows past MaxFiles: a folder of millions costs the names of MaxFiles, not of all.
+        var chosen = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var file in System.IO.Directory.EnumerateFiles(_folder, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true }))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!Extensions.Contains(Path.GetExtension(file)))
+            {
+                continue;
+            }
+
+            progress.Seen++;
+            chosen.Add(file);
+            if (chosen.Count > _maxFiles)
+            {
+                chosen.Remove(chosen.Max!);
+                progress.Skipped++;
+            }
+
+            ReportProgressIfDue(progress, stopwatch, ref lastReport);
+        }
+
+        if (progress.Skipped > 0)
+        {
+            LogTooManyFiles(Name, progress.Seen, _folder, _maxFiles, progress.Skipped);
+        }
 
         var directory = new RAMDirectory();
         try
         {
-            var indexed = 0;
             var characters = 0L;
             using (var writer = new IndexWriter(directory, new IndexWriterConfig(Version, _analyzer) { OpenMode = OpenMode.CREATE }))
             {
-                foreach (var file in files)
+                foreach (var file in chosen)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     string raw;
                     try
                     {
-                        raw = File.ReadAllText(file);
+                        (raw, var truncated) = ReadCapped(file, _maxFileBytes, cancellationToken);
+                        if (truncated && ++progress.Truncated <= MaxTruncationLogLines)
+                        {
+                            LogFileTruncated(Name, file, FileLength(file), _maxFileBytes);
+                        }
                     }
                     catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                     {
+                        progress.Skipped++;
                         LogFileSkipped(file, ex);
                         continue;
                     }
@@ -361,17 +451,19 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
                         new TextField(TitleField, title, Field.Store.YES),
                         new TextField(BodyField, body, Field.Store.YES),
                     ]);
-                    indexed++;
+                    progress.Indexed++;
                     characters += body.Length;
+                    ReportProgressIfDue(progress, stopwatch, ref lastReport);
                 }
 
                 // Commit even when empty: DirectoryReader.Open needs a commit point to exist.
                 writer.Commit();
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
             var state = new IndexState(directory, DirectoryReader.Open(directory));
-            LogIndexBuilt(Name, _folder, indexed, characters, stopwatch.ElapsedMilliseconds);
-            if (indexed == 0)
+            LogIndexBuilt(Name, progress.Indexed, progress.Seen, _folder, progress.Skipped, progress.Truncated, characters, stopwatch.ElapsedMilliseconds);
+            if (progress.Indexed == 0)
             {
                 LogEmptyCorpus(Name, _folder);
             }
@@ -382,6 +474,48 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
         {
             directory.Dispose();
             throw;
+        }
+    }
+
+    private void ReportProgressIfDue(BuildProgress progress, Stopwatch stopwatch, ref TimeSpan lastReport)
+    {
+        if (stopwatch.Elapsed - lastReport >= ProgressLogInterval)
+        {
+            lastReport = stopwatch.Elapsed;
+            LogIndexingProgress(Name, _folder, progress.Seen, progress.Indexed, progress.Skipped, stopwatch.ElapsedMilliseconds);
+        }
+    }
+
+    /// <summary>
+    /// The file's text, streamed: at most <paramref name="maxBytes"/> bytes are read, so a huge file never sits in
+    /// memory whole. <c>Truncated</c> says the file had more.
+    /// </summary>
+    private static (string Text, bool Truncated) ReadCapped(string file, long maxBytes, CancellationToken cancellationToken)
+    {
+        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1, FileOptions.SequentialScan);
+        using var bounded = new BoundedReadStream(stream, maxBytes, throwWhenExceeded: false);
+        using var reader = new StreamReader(bounded, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 64 * 1024);
+        var text = new StringBuilder();
+        var buffer = new char[16 * 1024];
+        int read;
+        while ((read = reader.Read(buffer)) > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            text.Append(buffer, 0, read);
+        }
+
+        return (text.ToString(), bounded.Exceeded);
+    }
+
+    private static long? FileLength(string file)
+    {
+        try
+        {
+            return new FileInfo(file).Length;
+        }
+        catch (IOException)
+        {
+            return null;
         }
     }
 
@@ -398,7 +532,15 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
         return (string.IsNullOrWhiteSpace(title) ? Path.GetFileName(file) : Shorten(title), CollapseWhitespace(body));
     }
 
-    private static (string? Title, string Body) ExtractHtml(string html)
+    /// <summary>
+    /// Visible text through a real HTML parser, unless the markup nests deeper than <see cref="MaxHtmlDepth"/>: the
+    /// HTML5 tree builder is quadratic in nesting depth (a megabyte of nested divs takes it minutes), so such a file
+    /// gets the linear, flat extraction instead.
+    /// </summary>
+    private static (string? Title, string Body) ExtractHtml(string html) =>
+        NestsDeeperThan(html, MaxHtmlDepth) ? ExtractHtmlFlat(html) : ExtractHtmlTree(html);
+
+    private static (string? Title, string Body) ExtractHtmlTree(string html)
     {
         var document = new HtmlParser().ParseDocument(html);
         var title = CollapseWhitespace(document.Title ?? "");
@@ -412,27 +554,143 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
         return (title, text.ToString());
     }
 
-    private static void AppendVisibleText(INode node, StringBuilder text)
+    /// <summary>Depth-first with a stack of its own, so no document's depth can exhaust the thread's stack.</summary>
+    private static void AppendVisibleText(INode root, StringBuilder text)
     {
-        foreach (var child in node.ChildNodes)
+        // A string entry is a separator to write after an element's children.
+        var pending = new Stack<object>();
+        PushChildren(root);
+        while (pending.TryPop(out var next))
         {
-            switch (child)
+            switch (next)
             {
+                case string separator:
+                    text.Append(separator);
+                    break;
                 case IText textNode:
                     text.Append(textNode.Data);
                     break;
                 case IElement element when InvisibleTags.Contains(element.LocalName):
                     break;
                 case IElement element when InlineTags.Contains(element.LocalName):
-                    AppendVisibleText(element, text);
+                    PushChildren(element);
                     break;
                 case IElement element:
                     text.Append(' ');
-                    AppendVisibleText(element, text);
-                    text.Append(' ');
+                    pending.Push(" ");
+                    PushChildren(element);
                     break;
             }
         }
+
+        void PushChildren(INode node)
+        {
+            for (var i = node.ChildNodes.Length - 1; i >= 0; i--)
+            {
+                pending.Push(node.ChildNodes[i]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether elements nest deeper than <paramref name="maxDepth"/>, judged in one linear pass over the tags: an end tag
+    /// closes the innermost open element of its name (a stray one closes nothing, as in the parser); void elements never
+    /// open. Unclosed paragraphs and tags in comments or scripts only make the estimate deeper, never shallower.
+    /// </summary>
+    private static bool NestsDeeperThan(string html, int maxDepth)
+    {
+        var open = new List<string>();
+        for (var lt = html.IndexOf('<'); lt >= 0 && lt + 1 < html.Length; lt = html.IndexOf('<', lt + 1))
+        {
+            var closing = html[lt + 1] == '/';
+            var name = TagName(html, closing ? lt + 2 : lt + 1);
+            if (name.Length == 0)
+            {
+                continue;
+            }
+            if (closing)
+            {
+                var at = open.LastIndexOf(name);
+                if (at >= 0)
+                {
+                    open.RemoveRange(at, open.Count - at);
+                }
+            }
+            else if (!VoidTags.Contains(name))
+            {
+                open.Add(name);
+                if (open.Count > maxDepth)
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Visible text without building a tree, in one pass: tags become separators (inline ones nothing), the contents
+    /// of script-like elements and comments are dropped, entities are decoded, and the first &lt;title&gt; is the title.
+    /// </summary>
+    private static (string? Title, string Body) ExtractHtmlFlat(string html)
+    {
+        string? title = null;
+        var text = new StringBuilder(html.Length / 2);
+        var i = 0;
+        while (i < html.Length)
+        {
+            var lt = html.IndexOf('<', i);
+            if (lt < 0)
+            {
+                text.Append(html, i, html.Length - i);
+                break;
+            }
+            text.Append(html, i, lt - i);
+            if (string.CompareOrdinal(html, lt, "<!--", 0, 4) == 0)
+            {
+                var commentEnd = html.IndexOf("-->", lt + 4, StringComparison.Ordinal);
+                i = commentEnd < 0 ? html.Length : commentEnd + 3;
+                continue;
+            }
+            var gt = html.IndexOf('>', lt + 1);
+            if (gt < 0)
+            {
+                break; // an unterminated tag: the rest is markup
+            }
+            var closing = lt + 1 < html.Length && html[lt + 1] == '/';
+            var name = TagName(html, closing ? lt + 2 : lt + 1);
+            i = gt + 1;
+            if (!closing && (name == "title" || (InvisibleTags.Contains(name) && name != "head")))
+            {
+                // Skip to the matching end tag (each skip starts past the last, so the pass stays linear).
+                var endTag = html.IndexOf("</" + name, i, StringComparison.OrdinalIgnoreCase);
+                var contentEnd = endTag < 0 ? html.Length : endTag;
+                if (name == "title")
+                {
+                    title ??= CollapseWhitespace(WebUtility.HtmlDecode(html[i..contentEnd]));
+                }
+                var endGt = endTag < 0 ? -1 : html.IndexOf('>', endTag);
+                i = endGt < 0 ? html.Length : endGt + 1;
+                continue;
+            }
+            if (!InlineTags.Contains(name))
+            {
+                text.Append(' ');
+            }
+        }
+
+        return (title, WebUtility.HtmlDecode(text.ToString()));
+    }
+
+    /// <summary>The lower-case tag name starting at <paramref name="at"/> (empty for "&lt;!DOCTYPE", "&lt; 3" and the like).</summary>
+    private static string TagName(string html, int at)
+    {
+        var end = at;
+        while (end < html.Length && end - at < 32 && char.IsAsciiLetterOrDigit(html[end]))
+        {
+            end++;
+        }
+        return end == at || !char.IsAsciiLetter(html[at]) ? "" : html[at..end].ToLowerInvariant();
     }
 
     private static (string? Title, string Body) ExtractMarkdown(string markdown)
@@ -506,20 +764,67 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
     [GeneratedRegex(@"^(#{1,6}\s+|>\s?|[-*+]\s+|\d+\.\s+)+")]
     private static partial Regex HeadingOrQuoteOrBullet();
 
-    [GeneratedRegex(@"!?\[([^\]]*)\]\([^)]*\)")]
+    // Bounded, so a line of unclosed brackets costs each bracket a short look ahead, not the rest of the line.
+    [GeneratedRegex(@"!?\[([^\]]{0,256})\]\([^)]{0,1024}\)")]
     private static partial Regex ImageOrLink();
 
     [GeneratedRegex(@"\*\*|__|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)")]
     private static partial Regex Emphasis();
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Local provider {Provider} indexed {Files} files ({Characters} chars) from {Folder} in {ElapsedMs} ms")]
-    private partial void LogIndexBuilt(string provider, string folder, int files, long characters, long elapsedMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Local provider {Provider} started indexing {Folder} (MaxFiles {MaxFiles}, MaxFileBytes {MaxFileBytes})")]
+    private partial void LogIndexingStarted(string provider, string folder, int maxFiles, long maxFileBytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Local provider {Provider} indexing {Folder}: {Seen} files seen, {Indexed} indexed, {Skipped} skipped, {ElapsedMs} ms so far")]
+    private partial void LogIndexingProgress(string provider, string folder, int seen, int indexed, int skipped, long elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Local provider {Provider} indexed {Indexed} of {Seen} files seen in {Folder} ({Skipped} skipped, {Truncated} truncated to MaxFileBytes; {Characters} chars) in {ElapsedMs} ms")]
+    private partial void LogIndexBuilt(string provider, int indexed, int seen, string folder, int skipped, int truncated, long characters, long elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Local provider {Provider} found {Seen} files in {Folder}, more than MaxFiles ({MaxFiles}): indexing the first {MaxFiles} in path order, skipped {Skipped}")]
+    private partial void LogTooManyFiles(string provider, int seen, string folder, int maxFiles, int skipped);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Local provider {Provider}: {File} ({Bytes} bytes) is over MaxFileBytes ({MaxFileBytes}): indexed only its first {MaxFileBytes} bytes")]
+    private partial void LogFileTruncated(string provider, string file, long? bytes, long maxFileBytes);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Local provider {Provider} found no .txt/.md/.html files in {Folder}; every search will be empty")]
     private partial void LogEmptyCorpus(string provider, string folder);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped unreadable file {File}")]
     private partial void LogFileSkipped(string file, Exception exception);
+
+    /// <summary>How far a build got; read by searches that wait for it (torn reads only make a message approximate).</summary>
+    private sealed class BuildProgress
+    {
+        public int Seen;
+        public int Indexed;
+        public int Skipped;
+        public int Truncated;
+    }
+
+    /// <summary>Stops a search part way when its token fires (the attempt timed out, or the query was cancelled).</summary>
+    private sealed class CancellableCollector(ICollector inner, CancellationToken cancellationToken) : ICollector
+    {
+        private int _collected;
+
+        public bool AcceptsDocsOutOfOrder => inner.AcceptsDocsOutOfOrder;
+
+        public void SetScorer(Scorer scorer) => inner.SetScorer(scorer);
+
+        public void SetNextReader(AtomicReaderContext context)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            inner.SetNextReader(context);
+        }
+
+        public void Collect(int doc)
+        {
+            if ((++_collected & 1023) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            inner.Collect(doc);
+        }
+    }
 
     /// <summary>The built index: the reader and searcher live as long as the provider.</summary>
     private sealed class IndexState(LuceneDirectory directory, DirectoryReader reader) : IDisposable

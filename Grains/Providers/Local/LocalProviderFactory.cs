@@ -8,7 +8,7 @@ public sealed class LocalProviderFactory(ILoggerFactory loggers) : ISearchProvid
     public string Kind => "local";
 
     public ISearchProvider Create(string name, SearchProviderOptions options) =>
-        new LocalFileSearchProvider(name, ResolveFolder(options.Path ?? DefaultPath), loggers.CreateLogger<LocalFileSearchProvider>());
+        new LocalFileSearchProvider(name, ResolveFolder(options.Path ?? DefaultPath), options, loggers.CreateLogger<LocalFileSearchProvider>());
 
     public static string ResolveFolder(string path)
     {

@@ -1,11 +1,13 @@
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json.Serialization;
 
 namespace Orleans.Search.Providers.Searxng;
 
-/// <summary>The SearXNG JSON API: <c>GET {BaseUrl}/search?q=…&amp;format=json&amp;pageno=N</c>.</summary>
-public sealed class SearxngSearchProvider(string name, SearchProviderOptions options, HttpClient http) : ISearchProvider
+/// <summary>
+/// The SearXNG JSON API: <c>GET {BaseUrl}/search?q=…&amp;format=json&amp;pageno=N</c>. The body is read within
+/// <see cref="ResponseLimits.MaxResponseBytes"/> and every hit is cut to <see cref="ProviderText"/>'s bounds.
+/// </summary>
+public sealed class SearxngSearchProvider(string name, SearchProviderOptions options, HttpClient http, ResponseLimits limits) : ISearchProvider
 {
     private readonly Uri _baseUrl = new(EnsureTrailingSlash(options.BaseUrl
         ?? throw new ProviderException(name, $"Provider '{name}' (searxng) needs a BaseUrl.", statusCode: 400)));
@@ -36,26 +38,20 @@ public sealed class SearxngSearchProvider(string name, SearchProviderOptions opt
         {
             if (!response.IsSuccessStatusCode)
             {
-                var body = await ReadExcerptAsync(response, cancellationToken);
+                var body = await ProviderResponses.ReadExcerptAsync(response, cancellationToken);
                 throw new ProviderException(name, $"{name} answered {(int)response.StatusCode} {response.ReasonPhrase}: {body}",
-                    (int)response.StatusCode, ProviderHeaders.RetryAfter(response));
+                    (int)response.StatusCode, ProviderHeaders.RetryAfter(response, limits.MaxPause));
             }
 
-            var payload = await response.Content.ReadFromJsonAsync<SearxngResponse>(cancellationToken)
+            var payload = await ProviderResponses.ReadJsonAsync<SearxngResponse>(response, name, limits.MaxResponseBytes, cancellationToken)
                 ?? throw new ProviderException(name, $"{name} answered an empty body.", (int)response.StatusCode);
             var hits = (payload.Results ?? [])
-                .Where(r => !string.IsNullOrEmpty(r.Url))
+                .Select(r => ProviderText.Bounded(r.Url, r.Title, r.Content))
+                .OfType<ProviderHit>()
                 .Take(query.PageSize > 0 ? query.PageSize : int.MaxValue)
-                .Select(r => new ProviderHit(r.Url!, r.Title ?? r.Url!, r.Content ?? ""))
                 .ToList();
             return new ProviderPage(hits, (int)response.StatusCode);
         }
-    }
-
-    private static async Task<string> ReadExcerptAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        var text = await response.Content.ReadAsStringAsync(cancellationToken);
-        return text.Length <= 200 ? text : text[..200] + "…";
     }
 
     private static string EnsureTrailingSlash(string url) => url.EndsWith('/') ? url : url + "/";
@@ -68,13 +64,13 @@ public sealed class SearxngSearchProvider(string name, SearchProviderOptions opt
         [property: JsonPropertyName("content")] string? Content);
 }
 
-/// <summary>Creates SearXNG adapters on a named <see cref="HttpClient"/>.</summary>
-public sealed class SearxngProviderFactory(IHttpClientFactory httpClients) : ISearchProviderFactory
+/// <summary>Creates SearXNG adapters on a named <see cref="HttpClient"/>, with the response limits configured now.</summary>
+public sealed class SearxngProviderFactory(IHttpClientFactory httpClients, IOptionsMonitor<SearchOptions> search) : ISearchProviderFactory
 {
     public const string HttpClientName = "searxng";
 
     public string Kind => "searxng";
 
     public ISearchProvider Create(string name, SearchProviderOptions options) =>
-        new SearxngSearchProvider(name, options, httpClients.CreateClient(HttpClientName));
+        new SearxngSearchProvider(name, options, httpClients.CreateClient(HttpClientName), ResponseLimits.From(search.CurrentValue));
 }

@@ -53,7 +53,17 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.AddSearchApi();
         var app = builder.Build();
         app.MapSearchApi();
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            // A gateway refused at start (by its options' validation, say) leaves nothing behind.
+            await app.DisposeAsync();
+            database.Dispose();
+            throw;
+        }
         return new GatewayHost(app, database, new Uri(app.Urls.First()));
     }
 

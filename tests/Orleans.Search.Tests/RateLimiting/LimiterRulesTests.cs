@@ -150,26 +150,26 @@ public sealed class LimiterRulesTests(SearchClusterFixture fixture)
 
         using var seconds = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
         seconds.Headers.TryAddWithoutValidation("Retry-After", "7");
-        Assert.Equal(TimeSpan.FromSeconds(7), ProviderHeaders.RetryAfter(seconds, clock));
+        Assert.Equal(TimeSpan.FromSeconds(7), ProviderHeaders.RetryAfter(seconds, TimeSpan.FromSeconds(300), clock));
 
         using var date = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
         date.Headers.TryAddWithoutValidation("Retry-After", "Tue, 01 Dec 2026 12:00:30 GMT");
-        Assert.Equal(TimeSpan.FromSeconds(30), ProviderHeaders.RetryAfter(date, clock));
+        Assert.Equal(TimeSpan.FromSeconds(30), ProviderHeaders.RetryAfter(date, TimeSpan.FromSeconds(300), clock));
 
         using var past = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
         past.Headers.TryAddWithoutValidation("Retry-After", "Tue, 01 Dec 2026 11:59:00 GMT");
-        Assert.Equal(TimeSpan.Zero, ProviderHeaders.RetryAfter(past, clock));
+        Assert.Equal(TimeSpan.Zero, ProviderHeaders.RetryAfter(past, TimeSpan.FromSeconds(300), clock));
 
         using var reset = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
         reset.Headers.TryAddWithoutValidation("RateLimit-Reset", "2.5");
-        Assert.Equal(TimeSpan.FromSeconds(2.5), ProviderHeaders.RetryAfter(reset, clock));
+        Assert.Equal(TimeSpan.FromSeconds(2.5), ProviderHeaders.RetryAfter(reset, TimeSpan.FromSeconds(300), clock));
 
         using var legacy = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
         legacy.Headers.TryAddWithoutValidation("X-RateLimit-Reset", "4");
-        Assert.Equal(TimeSpan.FromSeconds(4), ProviderHeaders.RetryAfter(legacy, clock));
+        Assert.Equal(TimeSpan.FromSeconds(4), ProviderHeaders.RetryAfter(legacy, TimeSpan.FromSeconds(300), clock));
 
         using var none = new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
-        Assert.Null(ProviderHeaders.RetryAfter(none, clock));
+        Assert.Null(ProviderHeaders.RetryAfter(none, TimeSpan.FromSeconds(300), clock));
     }
 
     private ProviderResilience Resilience(out string provider)

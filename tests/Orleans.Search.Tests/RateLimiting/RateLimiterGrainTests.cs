@@ -11,6 +11,23 @@ public sealed class RateLimiterGrainTests(SearchClusterFixture fixture)
         new() { Holder = holder, LeaseId = Guid.NewGuid(), LeaseDuration = lease ?? TimeSpan.FromMinutes(1) };
 
     [Fact]
+    public async Task A_429_asking_for_years_pauses_the_provider_for_at_most_MaxPauseSeconds()
+    {
+        // Its own key: a pause must not hold up the other tests' providers.
+        var limiter = Limiter("paused-" + Guid.NewGuid().ToString("N")[..8]);
+        var lease = await limiter.AcquireAsync(Request("throttled-caller"));
+        Assert.True(lease.Granted);
+        var before = DateTimeOffset.UtcNow;
+
+        // As a caller on another silo might report it, whatever its own parsing did.
+        await limiter.ReleaseAsync(lease.LeaseId, new PermitOutcome { StatusCode = 429, RetryAfter = TimeSpan.FromDays(3650) });
+
+        var snapshot = await Eventually.ReturnsAsync(() => limiter.GetSnapshotAsync(), s => s.Throttled == 1, "the limiter to hear the 429", TimeSpan.FromSeconds(10));
+        Assert.NotNull(snapshot.PausedUntil);
+        Assert.InRange(snapshot.PausedUntil.Value, before, DateTimeOffset.UtcNow + TimeSpan.FromSeconds(300));
+    }
+
+    [Fact]
     public async Task A_cancelled_waiter_leaves_the_queue_and_never_holds_a_slot()
     {
         var limiter = Limiter("serial");
