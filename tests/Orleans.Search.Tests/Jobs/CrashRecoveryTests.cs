@@ -89,11 +89,9 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     }
 
     private Task<GatewayProcess> StartGatewayAsync() =>
-        GatewayProcess.StartAsync(_database.Folder, Loopback.FreePort(), new Dictionary<string, string>
+        GatewayProcess.StartAsync(_database.Folder, new Dictionary<string, string>
         {
             ["ConnectionStrings:Orleans"] = _database.ConnectionString,
-            ["Cluster:SiloPort"] = Loopback.FreePort().ToString(),
-            ["Cluster:GatewayPort"] = Loopback.FreePort().ToString(),
             ["Search:DefaultProvider"] = "web",
             ["Search:Providers:web:Kind"] = "searxng",
             ["Search:Providers:web:BaseUrl"] = _searxng.BaseUrl.ToString(),
