@@ -19,6 +19,9 @@ public sealed class OpenGatewayFixture : IAsyncLifetime
 
     public FakeSearxng GatedSearxng { get; private set; } = null!;
 
+    /// <summary>Sees lookups arrive at the result cache grains, and which of them wait on another's fetch.</summary>
+    public CacheLookupProbe CacheLookups { get; } = new();
+
     public HttpClient Http => Gateway.Http;
 
     public async Task InitializeAsync()
@@ -43,7 +46,7 @@ public sealed class OpenGatewayFixture : IAsyncLifetime
         settings["Search:Providers:metered:Burst"] = "1";
         settings["Search:Providers:metered:MaxConcurrency"] = "5";
         settings["Search:Providers:metered:MaxAttempts"] = "1";
-        Gateway = await GatewayHost.StartAsync(settings);
+        Gateway = await GatewayHost.StartAsync(settings, CacheLookups.AddTo);
     }
 
     public async Task DisposeAsync()
