@@ -6,8 +6,9 @@ namespace Orleans.Search.Tests.Api;
 /// <summary>
 /// One real gateway with no API keys (every caller is user <c>local</c>). Providers: <c>web</c> (default, a fake
 /// SearXNG that fails queries containing <see cref="FailMarker"/> with 500), <c>gated</c> (a second fake whose gate
-/// tests close to hold calls in flight), <c>metered</c> (the first fake behind a limiter of one permit per ten minutes)
-/// and <c>local</c> (the sample corpus).
+/// tests close to hold calls in flight), <c>held</c> (the second fake again, one call at a time, retries and a ten-minute
+/// attempt timeout), <c>metered</c> (the first fake behind a limiter of one permit per ten minutes) and <c>local</c>
+/// (the sample corpus).
 /// </summary>
 public sealed class OpenGatewayFixture : IAsyncLifetime
 {
@@ -40,6 +41,15 @@ public sealed class OpenGatewayFixture : IAsyncLifetime
         settings["Search:Providers:gated:MaxConcurrency"] = "50";
         settings["Search:Providers:gated:MaxAttempts"] = "1";
         settings["Search:Providers:gated:TimeoutSeconds"] = "120";
+        // A held call here can end only by a cancel (the attempt timeout is far away), and a retry would show.
+        settings["Search:Providers:held:Kind"] = "searxng";
+        settings["Search:Providers:held:BaseUrl"] = GatedSearxng.BaseUrl.ToString();
+        settings["Search:Providers:held:PermitsPerMinute"] = "60000";
+        settings["Search:Providers:held:Burst"] = "100";
+        settings["Search:Providers:held:MaxConcurrency"] = "1";
+        settings["Search:Providers:held:MaxAttempts"] = "3";
+        settings["Search:Providers:held:RetryBaseDelayMs"] = "10";
+        settings["Search:Providers:held:TimeoutSeconds"] = "600";
         settings["Search:Providers:metered:Kind"] = "searxng";
         settings["Search:Providers:metered:BaseUrl"] = Searxng.BaseUrl.ToString();
         settings["Search:Providers:metered:PermitsPerMinute"] = "0.1";

@@ -45,6 +45,8 @@ public sealed class SearchClusterFixture : IAsyncLifetime
             ["Search:Providers:serial:MaxConcurrency"] = "1",
             ["Search:Providers:serial:PermitsPerMinute"] = "60000",
             ["Search:Providers:serial:Burst"] = "100",
+            // A call held in flight on this provider ends only when it is cancelled, never by its attempt timeout.
+            ["Search:Providers:serial:TimeoutSeconds"] = "600",
             ["Search:Providers:serial:BreakerMinimumThroughput"] = "100000",
             ["Limits:User:PermitsPerMinute"] = "60000",
             ["Limits:User:Burst"] = "100",
