@@ -497,6 +497,17 @@ public sealed class FakeSearxng : IAsyncDisposable
                 // A reset with no response: the client sees the connection end, as when a proxy or the server dies.
                 context.Abort();
                 break;
+            case FakeSearxngFaultKind.StallMidBody:
+            {
+                var response = context.Response;
+                response.StatusCode = StatusCodes.Status200OK;
+                response.ContentType = "application/json";
+                response.ContentLength = _malformedBody.Length * 4;
+                await response.Body.WriteAsync(_malformedBody, cancellationToken).ConfigureAwait(false);
+                await response.Body.FlushAsync(cancellationToken).ConfigureAwait(false);
+                await Task.Delay(Timeout.InfiniteTimeSpan, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                break;
+            }
             case FakeSearxngFaultKind.Hang:
                 await Task.Delay(Timeout.InfiniteTimeSpan, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
                 break;

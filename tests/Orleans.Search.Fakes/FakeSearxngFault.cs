@@ -32,6 +32,9 @@ public sealed record FakeSearxngFault
     /// <summary>Resets the connection without any response.</summary>
     public static FakeSearxngFault DropConnection { get; } = new(FakeSearxngFaultKind.DropConnection);
 
+    /// <summary>Answers 200 with headers and the first part of the body, then sends nothing more until the client gives up.</summary>
+    public static FakeSearxngFault StallMidBody { get; } = new(FakeSearxngFaultKind.StallMidBody);
+
     /// <summary>Never answers: the request stays in flight until the client gives up (it then counts as aborted).</summary>
     public static FakeSearxngFault Hang { get; } = new(FakeSearxngFaultKind.Hang);
 
@@ -43,6 +46,7 @@ public enum FakeSearxngFaultKind
 {
     Status,
     DropConnection,
+    StallMidBody,
     Hang,
     MalformedJson,
 }

@@ -4,8 +4,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using Orleans.Search.Fakes;
 using Orleans.Search.Hosting;
 using Orleans.Search.Providers;
+using Orleans.Search.Queries;
 using Orleans.Search.RateLimiting;
 
 namespace Orleans.Search.Tests.RateLimiting;
@@ -140,6 +142,95 @@ public sealed class LimiterRulesTests(SearchClusterFixture fixture)
         if (status == 429)
         {
             Assert.All(delays, d => Assert.Equal(TimeSpan.FromMilliseconds(30), d));
+        }
+    }
+
+    /// <summary>Every answer a provider (or the network to it) gives, how many attempts it gets in all, and the status recorded.</summary>
+    public static TheoryData<string, int, int?> ProviderAnswers() => new()
+    {
+        { "400", 1, 400 },
+        { "401", 1, 401 },
+        { "403", 1, 403 },
+        { "404", 1, 404 },
+        { "408", 3, 408 },
+        { "429", 3, 429 },
+        { "500", 3, 500 },
+        { "502", 3, 502 },
+        { "503", 3, 503 },
+        { "504", 3, 504 },
+        { "dropped connection", 3, null },
+        { "no answer", 3, null },
+        { "stalled mid-body", 3, null },
+        { "malformed JSON", 1, null },
+    };
+
+    [Theory]
+    [MemberData(nameof(ProviderAnswers))]
+    public async Task Each_provider_answer_is_retried_or_not_and_recorded_on_the_job_through_the_real_adapter(string answer, int expectedAttempts, int? expectedStatus)
+    {
+        // Provider 'rules' on the loopback fake: three attempts, 1 ms backoff base, a 2 s attempt timeout.
+        var searxng = fixture.Searxng;
+        var query = TestJobs.UniqueQueries($"answer {answer}", 1)[0];
+        var fault = answer switch
+        {
+            "dropped connection" => FakeSearxngFault.DropConnection,
+            "stalled mid-body" => FakeSearxngFault.StallMidBody,
+            "no answer" => FakeSearxngFault.Hang,
+            "malformed JSON" => FakeSearxngFault.MalformedJson,
+            "429" => FakeSearxngFault.Status(429, retryAfterSeconds: 1),
+            _ => FakeSearxngFault.Status(int.Parse(answer)),
+        };
+        searxng.Options.Faults = s => s.Query == query ? fault : null;
+        try
+        {
+            var submission = TestJobs.Submission([query], pages: 1, provider: "rules");
+            var job = fixture.Client.GetGrain<ISearchJobGrain>(submission.JobId);
+            await job.SubmitAsync(submission);
+            var status = (await Eventually.ReturnsAsync(() => job.GetStatusAsync("tester", false), s => JobStates.IsTerminal(s!.Status), "the job to end"))!;
+            var debug = (await job.GetDebugAsync("tester"))!.Queries.Single();
+            var arrivals = searxng.ArrivalsSnapshot().Where(a => a.Query == query).Select(a => a.ArrivedAt).ToList();
+
+            // Counted once the job ended: no attempt can come later.
+            Assert.Equal(expectedAttempts, searxng.RequestsFor(query, 1));
+            var failed = status.Queries.Single();
+            Assert.Equal((JobStates.Failed, QueryStates.Failed, expectedAttempts, expectedAttempts - 1), (status.Status, failed.Status, failed.Attempts, status.Stats.Retries));
+            Assert.False(string.IsNullOrWhiteSpace(failed.Error));
+            Assert.Equal(expectedAttempts, debug.Attempts.Count);
+            if (answer != "malformed JSON")
+            {
+                // Left open for a malformed body: today no status is recorded, though the provider did answer 200.
+                Assert.All(debug.Attempts, a => Assert.Equal(expectedStatus, a.StatusCode));
+            }
+            Assert.All(debug.Attempts, a => Assert.False(string.IsNullOrWhiteSpace(a.Error)));
+            Assert.All(debug.Attempts.SkipLast(1), a => Assert.NotNull(a.RetryDelayMs));
+            Assert.Null(debug.Attempts[^1].RetryDelayMs);
+            if (expectedStatus is { } code)
+            {
+                Assert.Contains(code.ToString(), failed.Error, StringComparison.Ordinal);
+            }
+            switch (answer)
+            {
+                case "429":
+                    // Retry-After: 1 is honoured as the backoff, and no attempt follows another sooner.
+                    Assert.All(debug.Attempts.SkipLast(1), a => Assert.Equal(1000, a.RetryDelayMs));
+                    Assert.All(arrivals.Zip(arrivals.Skip(1)), pair => Assert.True(pair.Second - pair.First >= TimeSpan.FromSeconds(0.95), $"attempts {(pair.Second - pair.First).TotalMilliseconds:0} ms apart"));
+                    break;
+                case "no answer" or "stalled mid-body":
+                    // Each attempt is given up after its 2 s timeout, and the fake sees each one aborted.
+                    Assert.Contains("timed out", failed.Error, StringComparison.Ordinal);
+                    Assert.Equal(expectedAttempts, searxng.AbortsFor(query, 1));
+                    Assert.All(debug.Attempts, a => Assert.InRange(a.DurationMs, 1900, 30_000));
+                    break;
+                case "malformed JSON":
+                    // Decided: a complete answer whose body is not JSON is not retried (the same bytes would come back);
+                    // the query fails with the parser's complaint.
+                    Assert.Contains("JSON", failed.Error, StringComparison.Ordinal);
+                    break;
+            }
+        }
+        finally
+        {
+            searxng.Options.Faults = null;
         }
     }
 
