@@ -7,8 +7,8 @@ namespace Orleans.Search.Tests.Api;
 /// One real gateway with no API keys (every caller is user <c>local</c>). Providers: <c>web</c> (default, a fake
 /// SearXNG that fails queries containing <see cref="FailMarker"/> with 500), <c>gated</c> (a second fake whose gate
 /// tests close to hold calls in flight), <c>held</c> (the second fake again, one call at a time, retries and a ten-minute
-/// attempt timeout), <c>metered</c> (the first fake behind a limiter of one permit per ten minutes) and <c>local</c>
-/// (the sample corpus).
+/// attempt timeout), <c>metered</c> (the first fake behind a limiter of one permit per ten minutes), <c>counted</c>
+/// (the first fake, for the one test that reads its limiter's numbers) and <c>local</c> (the sample corpus).
 /// </summary>
 public sealed class OpenGatewayFixture : IAsyncLifetime
 {
@@ -50,6 +50,14 @@ public sealed class OpenGatewayFixture : IAsyncLifetime
         settings["Search:Providers:held:MaxAttempts"] = "3";
         settings["Search:Providers:held:RetryBaseDelayMs"] = "10";
         settings["Search:Providers:held:TimeoutSeconds"] = "600";
+        // A token per 100 s and no jitter headroom: after its calls the limiter's numbers are known to two decimals.
+        settings["Search:Providers:counted:Kind"] = "searxng";
+        settings["Search:Providers:counted:BaseUrl"] = Searxng.BaseUrl.ToString();
+        settings["Search:Providers:counted:PermitsPerMinute"] = "0.6";
+        settings["Search:Providers:counted:Burst"] = "5";
+        settings["Search:Providers:counted:JitterToleranceMs"] = "0";
+        settings["Search:Providers:counted:MaxConcurrency"] = "3";
+        settings["Search:Providers:counted:MaxAttempts"] = "1";
         settings["Search:Providers:metered:Kind"] = "searxng";
         settings["Search:Providers:metered:BaseUrl"] = Searxng.BaseUrl.ToString();
         settings["Search:Providers:metered:PermitsPerMinute"] = "0.1";
