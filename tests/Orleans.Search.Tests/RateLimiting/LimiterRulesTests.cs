@@ -265,7 +265,7 @@ public sealed class LimiterRulesTests(SearchClusterFixture fixture)
                     // Each attempt is given up after its 2 s timeout, and the fake sees each one aborted.
                     Assert.Contains("timed out", failed.Error, StringComparison.Ordinal);
                     Assert.Equal(expectedAttempts, searxng.AbortsFor(query, 1));
-                    Assert.All(debug.Attempts, a => Assert.InRange(a.DurationMs, 1900, 30_000));
+                    Assert.All(debug.Attempts, a => Assert.InRange(a.DurationMs, 1900, 8000));
                     break;
                 case "malformed JSON":
                     // Decided: a complete answer whose body is not JSON is not retried (the same bytes would come back);
@@ -273,6 +273,45 @@ public sealed class LimiterRulesTests(SearchClusterFixture fixture)
                     Assert.Contains("JSON", failed.Error, StringComparison.Ordinal);
                     break;
             }
+        }
+        finally
+        {
+            searxng.Options.Faults = null;
+        }
+    }
+
+    [Fact]
+    public async Task An_attempt_slower_than_TimeoutSeconds_is_aborted_at_the_timeout_recorded_and_retried()
+    {
+        // Provider 'rules' gives each attempt 2 s. The first attempt gets no answer; the second is answered at once.
+        var searxng = fixture.Searxng;
+        var query = TestJobs.UniqueQueries("slow attempt", 1)[0];
+        searxng.Options.Faults = s => s.Query == query && s.Attempt == 1 ? FakeSearxngFault.Hang : null;
+        try
+        {
+            var submission = TestJobs.Submission([query], pages: 1, provider: "rules");
+            var job = fixture.Client.GetGrain<ISearchJobGrain>(submission.JobId);
+            await job.SubmitAsync(submission);
+            var status = (await Eventually.ReturnsAsync(() => job.GetStatusAsync("tester", false), s => JobStates.IsTerminal(s!.Status), "the job to end"))!;
+            var debug = (await job.GetDebugAsync("tester"))!.Queries.Single();
+
+            Assert.Equal((JobStates.Completed, 10, 2, 1), (status.Status, status.Stats.TotalResults, status.Queries[0].Attempts, status.Stats.Retries));
+            Assert.Equal((2, 1, 1), (searxng.RequestsFor(query, 1), searxng.AbortsFor(query, 1), searxng.SuccessesFor(query, 1)));
+            // The slow attempt was given up by its timeout, not sooner and not much later (8 s is generous for a loaded machine).
+            Assert.InRange(searxng.LastAbortFor(query, 1)!.Value - debug.Attempts[0].StartedAt, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(8));
+            Assert.Collection(debug.Attempts,
+                slow =>
+                {
+                    Assert.Equal((1, 1, (int?)null), (slow.Page, slow.Attempt, slow.StatusCode));
+                    Assert.Contains("timed out after 2 s", slow.Error, StringComparison.Ordinal);
+                    Assert.InRange(slow.DurationMs, 1900, 8000);
+                    Assert.NotNull(slow.RetryDelayMs);
+                },
+                quick =>
+                {
+                    Assert.Equal((1, 2, (int?)200, (string?)null), (quick.Page, quick.Attempt, quick.StatusCode, quick.Error));
+                    Assert.Null(quick.RetryDelayMs);
+                });
         }
         finally
         {
