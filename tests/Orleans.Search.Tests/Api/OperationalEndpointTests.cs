@@ -11,7 +11,9 @@ public sealed class OperationalEndpointTests(OpenGatewayFixture fixture)
     [Fact]
     public async Task Rate_limits_show_the_callers_limiter_and_each_configured_provider()
     {
-        // Nothing of this collection runs now (its tests run one at a time): wait out what earlier tests released.
+        // Nothing of this collection runs now (its tests run one at a time): once earlier tests' jobs have all ended
+        // and their permits are back, only this test's job asks the limiters for anything.
+        await Eventually.ReturnsAsync(() => GatewayApi.ListAllAsync(Http), l => l.All(j => JobStates.IsTerminal(j.Status)), "every listed job ended");
         var before = await Eventually.ReturnsAsync(() => GatewayApi.GetJsonAsync(Http, "/api/rate-limits"),
             l => Idle(l["user"]!) && l["providers"]!.AsArray().All(p => Idle(p!)), "every limiter idle");
         Assert.Equal(0, (long)Provider(before, "counted")["granted"]!);
