@@ -29,7 +29,8 @@ public sealed record FakeSearxngResult(string Query, int Page, int Index, string
 /// </summary>
 /// <remarks>
 /// A request goes through these stages in order:
-/// forced 429 (ThrottleNext) → quota (429) → format (403) → q (400) → pageno (400) → gate → latency → FailQueries (500) → FailFirstAttempts (503) → 200.
+/// bearer token (401) → forced 429 (ThrottleNext) → quota (429) → format (403) → q (400) → pageno (400) → gate → latency
+/// → FailQueries (500) → Faults → FailFirstAttempts (503) → 200.
 /// The quota comes first because SearXNG's limiter runs before the search view. The gate and the latency stand for the
 /// time spent querying engines, so they come after the cheap validation, as they do in SearXNG.
 /// One difference: real SearXNG answers <c>/?q=…</c> with a 308 redirect to <c>/search</c>. The fake serves <c>/</c>
@@ -45,6 +46,8 @@ public sealed class FakeSearxng : IAsyncDisposable
     private static readonly byte[] _okBody = "OK"u8.ToArray();
     private static readonly byte[] _searchErrorBody = """{"error": "search error"}"""u8.ToArray();
     private static readonly byte[] _noQueryBody = """{"error": "No query"}"""u8.ToArray();
+    private static readonly byte[] _unauthorizedBody = """{"error": "unauthorized"}"""u8.ToArray();
+    private static readonly byte[] _malformedBody = """{"query": "x", "results": [{"url": "https://results.example/1", "title": """u8.ToArray();
 
     // Werkzeug's default pages, which flask.abort(403) and unknown routes produce.
     private static readonly byte[] _forbiddenBody = Encoding.UTF8.GetBytes(
@@ -166,6 +169,16 @@ public sealed class FakeSearxng : IAsyncDisposable
     /// <summary>Requests that arrived with this q and pageno (a missing pageno counts as 1), whatever the response.</summary>
     public int RequestsFor(string query, int page) =>
         _perKey.TryGetValue((query, page), out var counters) ? Volatile.Read(ref counters.Requests) : 0;
+
+    /// <summary>Requests for this q and pageno whose client went away before the response was written.</summary>
+    public int AbortsFor(string query, int page) =>
+        _perKey.TryGetValue((query, page), out var counters) ? Volatile.Read(ref counters.Aborts) : 0;
+
+    /// <summary>When the last request for this q and pageno was seen aborted (by <see cref="FakeSearxngOptions.TimeProvider"/>); null if none was.</summary>
+    public DateTimeOffset? LastAbortFor(string query, int page) =>
+        _perKey.TryGetValue((query, page), out var counters) && Interlocked.Read(ref counters.LastAbortUtcTicks) is var ticks and not 0
+            ? new DateTimeOffset(ticks, TimeSpan.Zero)
+            : null;
 
     /// <summary>200 responses fully written for this q and pageno.</summary>
     public int SuccessesFor(string query, int page) =>
@@ -386,6 +399,11 @@ public sealed class FakeSearxng : IAsyncDisposable
             }
             else
             {
+                if (counters is not null)
+                {
+                    Interlocked.Exchange(ref counters.LastAbortUtcTicks, Options.TimeProvider.GetUtcNow().UtcTicks);
+                    Interlocked.Increment(ref counters.Aborts);
+                }
                 Interlocked.Increment(ref _aborted);
             }
         }
@@ -400,6 +418,14 @@ public sealed class FakeSearxng : IAsyncDisposable
         HttpContext context, string? query, string? format, string pageText, int? page, KeyCounters? counters, CancellationToken cancellationToken)
     {
         var options = Options;
+
+        if (options.RequiredBearerToken is { } token
+            && !string.Equals(context.Request.Headers.Authorization.ToString(), $"Bearer {token}", StringComparison.Ordinal))
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await WriteAsync(context, StatusCodes.Status401Unauthorized, "application/json", _unauthorizedBody, cancellationToken).ConfigureAwait(false);
+            return;
+        }
 
         if (options.TryTakeThrottle(out var forcedRetryAfter))
         {
@@ -461,6 +487,13 @@ public sealed class FakeSearxng : IAsyncDisposable
             return;
         }
 
+        var search = Interlocked.Increment(ref counters.Searches);
+        if (options.Faults is { } faults && faults(new FakeSearxngSearch(query, pageNo, search)) is { } fault)
+        {
+            await FailAsync(context, fault, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var attempt = Interlocked.Increment(ref counters.Attempts);
         if (attempt <= options.FailFirstAttempts)
         {
@@ -481,6 +514,43 @@ public sealed class FakeSearxng : IAsyncDisposable
 
         Volatile.Write(ref counters.LastSuccessTimestamp, options.TimeProvider.GetTimestamp());
         Interlocked.Increment(ref counters.Successes);
+    }
+
+    private async Task FailAsync(HttpContext context, FakeSearxngFault fault, CancellationToken cancellationToken)
+    {
+        switch (fault.Kind)
+        {
+            case FakeSearxngFaultKind.Status:
+                if (fault.RetryAfterSeconds is { } seconds)
+                {
+                    context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                }
+                await WriteAsync(context, fault.StatusCode, "application/json", ErrorJson($"fault {fault.StatusCode}"), cancellationToken).ConfigureAwait(false);
+                break;
+            case FakeSearxngFaultKind.DropConnection:
+                // A reset with no response: the client sees the connection end, as when a proxy or the server dies.
+                context.Abort();
+                break;
+            case FakeSearxngFaultKind.StallMidBody:
+            {
+                var response = context.Response;
+                response.StatusCode = StatusCodes.Status200OK;
+                response.ContentType = "application/json";
+                response.ContentLength = _malformedBody.Length * 4;
+                await response.Body.WriteAsync(_malformedBody, cancellationToken).ConfigureAwait(false);
+                await response.Body.FlushAsync(cancellationToken).ConfigureAwait(false);
+                await Task.Delay(Timeout.InfiniteTimeSpan, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            case FakeSearxngFaultKind.Hang:
+                await Task.Delay(Timeout.InfiniteTimeSpan, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                break;
+            case FakeSearxngFaultKind.MalformedJson:
+                await WriteAsync(context, StatusCodes.Status200OK, "application/json", _malformedBody, cancellationToken).ConfigureAwait(false);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(fault), fault.Kind, "Unknown fault.");
+        }
     }
 
     private KeyCounters? RecordArrival(HttpRequest request, string path, string? query, int? page, string? format)
@@ -743,7 +813,10 @@ public sealed class FakeSearxng : IAsyncDisposable
     {
         public int Requests;
         public int Attempts;
+        public int Searches;
         public int Successes;
+        public int Aborts;
+        public long LastAbortUtcTicks;
         public long LastSuccessTimestamp;
     }
 

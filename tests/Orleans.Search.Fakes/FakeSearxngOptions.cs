@@ -8,6 +8,8 @@ public sealed class FakeSearxngOptions
 {
     private long _latencyTicks;
     private Func<string, bool>? _failQueries;
+    private Func<FakeSearxngSearch, FakeSearxngFault?>? _faults;
+    private string? _requiredBearerToken;
     private int _failFirstAttempts;
     private double _ratePerSecond;
     private int _burst = 1;
@@ -45,6 +47,27 @@ public sealed class FakeSearxngOptions
     {
         get => Volatile.Read(ref _failQueries);
         set => Volatile.Write(ref _failQueries, value);
+    }
+
+    /// <summary>
+    /// Decides per search (query, page and attempt) whether it fails and how: a status code (with <c>Retry-After</c>),
+    /// a dropped connection, no answer at all, or a malformed body. Null (or a null answer) means no fault.
+    /// Checked after <see cref="FailQueries"/>; only searches that reach this stage count as attempts.
+    /// </summary>
+    public Func<FakeSearxngSearch, FakeSearxngFault?>? Faults
+    {
+        get => Volatile.Read(ref _faults);
+        set => Volatile.Write(ref _faults, value);
+    }
+
+    /// <summary>
+    /// When set, every search must carry <c>Authorization: Bearer {token}</c> or it answers 401 (as a key-checking
+    /// proxy in front of SearXNG would). Null (the default) accepts anything.
+    /// </summary>
+    public string? RequiredBearerToken
+    {
+        get => Volatile.Read(ref _requiredBearerToken);
+        set => Volatile.Write(ref _requiredBearerToken, value);
     }
 
     /// <summary>

@@ -46,25 +46,43 @@ public sealed class CancelAndDebugTests(OpenGatewayFixture fixture)
     }
 
     [Fact]
-    public async Task Cancel_of_a_job_held_in_flight_aborts_the_provider_call()
+    public async Task Cancel_of_a_job_held_in_flight_aborts_the_provider_call_at_once_and_starts_no_other()
     {
+        // Provider 'held': one call at a time, three attempts per page, a 600 s attempt timeout. One page is held at
+        // the provider, the other two wait for its only slot.
         var gated = fixture.GatedSearxng;
         var query = TestJobs.UniqueQueries("cancel-held", 1)[0];
-        var abortedBefore = gated.AbortedRequests;
+        int Requests() => Enumerable.Range(1, 3).Sum(p => gated.RequestsFor(query, p));
         gated.Options.CloseGate();
         try
         {
-            var created = await GatewayApi.CreateJobAsync(Http, new { query, provider = "gated" });
-            await gated.WaitUntilAsync(f => f.RequestsFor(query, 1) == 1, TimeSpan.FromSeconds(30));
+            var created = await GatewayApi.CreateJobAsync(Http, new { query, pages = 3, provider = "held" });
+            await gated.WaitUntilAsync(_ => Requests() == 1, TimeSpan.FromSeconds(30));
+            var heldPage = Enumerable.Range(1, 3).Single(p => gated.RequestsFor(query, p) == 1);
+            await Eventually.ReturnsAsync(() => ProviderLimiterAsync("held"), l => (int)l["inFlight"]! == 1 && (int)l["queued"]! == 2, "two pages queued behind the held one");
+            Assert.Equal(0, gated.AbortsFor(query, heldPage));
 
+            var cancelAt = DateTimeOffset.UtcNow;
             using var response = await Http.PostAsync($"/api/search-jobs/{created.JobId}/cancel", null);
+            var cancelReturnedAt = DateTimeOffset.UtcNow;
 
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             var cancelled = await GatewayApi.ReadJobAsync(response);
             Assert.Equal(JobStates.Cancelled, cancelled.Status);
             Assert.Equal(0, cancelled.Stats.TotalResults);
-            await gated.WaitUntilAsync(f => f.AbortedRequests > abortedBefore, TimeSpan.FromSeconds(30));
-            Assert.Equal(0, gated.SuccessesFor(query, 1));
+            await gated.WaitUntilAsync(f => f.AbortsFor(query, heldPage) == 1, TimeSpan.FromSeconds(30));
+            // Only the cancel can explain an abort this soon: the attempt timeout is 600 s. 10 s is generous for a loaded machine.
+            var abortedAt = gated.LastAbortFor(query, heldPage)!.Value;
+            Assert.InRange(abortedAt, cancelAt, cancelAt + TimeSpan.FromSeconds(10));
+
+            // The queued pages were withdrawn, and the aborted call was not retried: the limiter empties and nothing
+            // reaches the provider after the cancel returned.
+            await Eventually.ReturnsAsync(() => ProviderLimiterAsync("held"), l => (int)l["inFlight"]! == 0 && (int)l["queued"]! == 0, "held limiter idle");
+            var debug = await GatewayApi.GetJsonAsync(Http, $"/api/search-jobs/{created.JobId}/debug");
+            Assert.Equal(0, gated.ArrivalsSnapshot().Count(a => a.Query == query && a.ArrivedAt > cancelReturnedAt));
+            Assert.Equal(1, Requests());
+            Assert.Equal(0, gated.SuccessesFor(query, heldPage));
+            Assert.True((debug["queries"]![0]!["attempts"]!.AsArray()).Count <= 1, $"attempts after the cancel: {debug}");
         }
         finally
         {

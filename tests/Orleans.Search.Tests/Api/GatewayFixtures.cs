@@ -6,8 +6,9 @@ namespace Orleans.Search.Tests.Api;
 /// <summary>
 /// One real gateway with no API keys (every caller is user <c>local</c>). Providers: <c>web</c> (default, a fake
 /// SearXNG that fails queries containing <see cref="FailMarker"/> with 500), <c>gated</c> (a second fake whose gate
-/// tests close to hold calls in flight), <c>metered</c> (the first fake behind a limiter of one permit per ten minutes)
-/// and <c>local</c> (the sample corpus).
+/// tests close to hold calls in flight), <c>held</c> (the second fake again, one call at a time, retries and a ten-minute
+/// attempt timeout), <c>metered</c> (the first fake behind a limiter of one permit per ten minutes), <c>counted</c>
+/// (the first fake, for the one test that reads its limiter's numbers) and <c>local</c> (the sample corpus).
 /// </summary>
 public sealed class OpenGatewayFixture : IAsyncLifetime
 {
@@ -18,6 +19,9 @@ public sealed class OpenGatewayFixture : IAsyncLifetime
     public FakeSearxng Searxng { get; private set; } = null!;
 
     public FakeSearxng GatedSearxng { get; private set; } = null!;
+
+    /// <summary>Sees lookups arrive at the result cache grains, and which of them wait on another's fetch.</summary>
+    public CacheLookupProbe CacheLookups { get; } = new();
 
     public HttpClient Http => Gateway.Http;
 
@@ -37,13 +41,30 @@ public sealed class OpenGatewayFixture : IAsyncLifetime
         settings["Search:Providers:gated:MaxConcurrency"] = "50";
         settings["Search:Providers:gated:MaxAttempts"] = "1";
         settings["Search:Providers:gated:TimeoutSeconds"] = "120";
+        // A held call here can end only by a cancel (the attempt timeout is far away), and a retry would show.
+        settings["Search:Providers:held:Kind"] = "searxng";
+        settings["Search:Providers:held:BaseUrl"] = GatedSearxng.BaseUrl.ToString();
+        settings["Search:Providers:held:PermitsPerMinute"] = "60000";
+        settings["Search:Providers:held:Burst"] = "100";
+        settings["Search:Providers:held:MaxConcurrency"] = "1";
+        settings["Search:Providers:held:MaxAttempts"] = "3";
+        settings["Search:Providers:held:RetryBaseDelayMs"] = "10";
+        settings["Search:Providers:held:TimeoutSeconds"] = "600";
+        // A token per 100 s and no jitter headroom: after its calls the limiter's numbers are known to two decimals.
+        settings["Search:Providers:counted:Kind"] = "searxng";
+        settings["Search:Providers:counted:BaseUrl"] = Searxng.BaseUrl.ToString();
+        settings["Search:Providers:counted:PermitsPerMinute"] = "0.6";
+        settings["Search:Providers:counted:Burst"] = "5";
+        settings["Search:Providers:counted:JitterToleranceMs"] = "0";
+        settings["Search:Providers:counted:MaxConcurrency"] = "3";
+        settings["Search:Providers:counted:MaxAttempts"] = "1";
         settings["Search:Providers:metered:Kind"] = "searxng";
         settings["Search:Providers:metered:BaseUrl"] = Searxng.BaseUrl.ToString();
         settings["Search:Providers:metered:PermitsPerMinute"] = "0.1";
         settings["Search:Providers:metered:Burst"] = "1";
         settings["Search:Providers:metered:MaxConcurrency"] = "5";
         settings["Search:Providers:metered:MaxAttempts"] = "1";
-        Gateway = await GatewayHost.StartAsync(settings);
+        Gateway = await GatewayHost.StartAsync(settings, CacheLookups.AddTo);
     }
 
     public async Task DisposeAsync()

@@ -11,30 +11,47 @@ public sealed class OperationalEndpointTests(OpenGatewayFixture fixture)
     [Fact]
     public async Task Rate_limits_show_the_callers_limiter_and_each_configured_provider()
     {
-        // Use the limiters once, so the numbers are live ones.
-        var created = await GatewayApi.CreateJobAsync(Http, new { query = TestJobs.UniqueQueries("limits", 1)[0] });
-        await GatewayApi.WaitForEndAsync(Http, created.JobId);
+        // Nothing of this collection runs now (its tests run one at a time): once earlier tests' jobs have all ended
+        // and their permits are back, only this test's job asks the limiters for anything.
+        await Eventually.ReturnsAsync(() => GatewayApi.ListAllAsync(Http), l => l.All(j => JobStates.IsTerminal(j.Status)), "every listed job ended");
+        var before = await Eventually.ReturnsAsync(() => GatewayApi.GetJsonAsync(Http, "/api/rate-limits"),
+            l => Idle(l["user"]!) && l["providers"]!.AsArray().All(p => Idle(p!)), "every limiter idle");
+        Assert.Equal(0, (long)Provider(before, "counted")["granted"]!);
 
-        var limits = await GatewayApi.GetJsonAsync(Http, "/api/rate-limits");
+        // One query of two pages on 'counted', which no other test uses: two calls, so two permits from each limiter.
+        var query = TestJobs.UniqueQueries("limits", 1)[0];
+        var created = await GatewayApi.CreateJobAsync(Http, new { query, pages = 2, provider = "counted" });
+        var done = await GatewayApi.WaitForEndAsync(Http, created.JobId);
+        Assert.Equal((JobStates.Completed, 2), (done.Status, done.Stats.ApiCalls));
+
+        // Releases are one-way messages: they may land just after the job ended.
+        var limits = await Eventually.ReturnsAsync(() => GatewayApi.GetJsonAsync(Http, "/api/rate-limits"),
+            l => Idle(l["user"]!) && Idle(Provider(l, "counted")), "the job's permits released");
 
         var user = limits["user"]!;
         Assert.Equal("user:local", (string?)user["key"]);
         Assert.Equal((60000.0, 200, 100), ((double)user["permitsPerMinute"]!, (int)user["burst"]!, (int)user["maxConcurrency"]!));
-        Assert.True((long)user["granted"]! >= 1);
+        Assert.Equal((long)before["user"]!["granted"]! + 2, (long)user["granted"]!);
+        Assert.Equal((0, 0), ((int)user["queued"]!, (int)user["inFlight"]!));
         var providers = limits["providers"]!.AsArray().ToDictionary(p => (string)p!["key"]!, p => p!);
-        Assert.Equal(["provider:gated", "provider:local", "provider:metered", "provider:web"], providers.Keys.Order());
+        Assert.Equal(["provider:counted", "provider:gated", "provider:held", "provider:local", "provider:metered", "provider:web"], providers.Keys.Order());
+        var counted = providers["provider:counted"];
+        Assert.Equal((0.6, 5, 5, 3), ((double)counted["permitsPerMinute"]!, (int)counted["burst"]!, (int)counted["burstInUse"]!, (int)counted["maxConcurrency"]!));
+        Assert.Equal((2L, 0, 0, 0L), ((long)counted["granted"]!, (int)counted["queued"]!, (int)counted["inFlight"]!, (long)counted["throttled"]!));
+        // Five tokens less the two taken, plus what 0.01 tokens a second brought back since (well under 10 s of it).
+        Assert.InRange((double)counted["permitsAvailable"]!, 3.0, 3.1);
+        Assert.Equal("closed", (string?)counted["circuit"]);
         var web = providers["provider:web"];
         Assert.Equal((60000.0, 200, 50), ((double)web["permitsPerMinute"]!, (int)web["burst"]!, (int)web["maxConcurrency"]!));
-        Assert.True((long)web["granted"]! >= 1);
         var metered = providers["provider:metered"];
         Assert.Equal((0.1, 1, 5), ((double)metered["permitsPerMinute"]!, (int)metered["burst"]!, (int)metered["maxConcurrency"]!));
-        foreach (var p in providers.Values)
-        {
-            Assert.NotNull(p["permitsAvailable"]);
-            Assert.True((int)p["queued"]! >= 0);
-            Assert.True((int)p["inFlight"]! >= 0);
-        }
+        Assert.All(providers.Values, p => Assert.True(Idle(p), $"{p["key"]} is not idle: {p}"));
     }
+
+    private static bool Idle(JsonNode limiter) => (int)limiter["queued"]! == 0 && (int)limiter["inFlight"]! == 0;
+
+    private static JsonNode Provider(JsonNode limits, string name) =>
+        limits["providers"]!.AsArray().Single(p => (string?)p!["key"] == $"provider:{name}")!;
 
     [Theory]
     [InlineData("/healthz")]

@@ -55,8 +55,10 @@ public sealed class SearchEndpointTests(OpenGatewayFixture fixture)
                 Assert.Equal(JobStates.Running, (await GatewayApi.ReadJobAsync(atLocation)).Status);
                 held.Add(status.JobId);
             }
-            // Both jobs really were waiting on the provider, on one shared call (the cache coalesces identical queries).
-            await gated.WaitUntilAsync(f => f.RequestsFor(query, 1) == 1 && f.InFlight >= 1, TimeSpan.FromSeconds(30));
+            // Both jobs really were waiting on the provider, on one shared call: the gate opens only once the
+            // second job's lookup waits on the first one's fetch, which is held at the provider.
+            await gated.WaitUntilAsync(f => f.RequestsFor(query, 1) == 1, TimeSpan.FromSeconds(30));
+            await fixture.CacheLookups.WaitForSecondWaiterAsync("gated", query, 1);
         }
         finally
         {
@@ -69,6 +71,8 @@ public sealed class SearchEndpointTests(OpenGatewayFixture fixture)
             var done = await GatewayApi.WaitForEndAsync(Http, id);
             Assert.Equal((JobStates.Completed, 10), (done.Status, done.Results.Count));
         }
+        // Counted after both jobs ended: a second call could not come later than this.
+        Assert.Equal(1, gated.RequestsFor(query, 1));
     }
 
     [Fact]

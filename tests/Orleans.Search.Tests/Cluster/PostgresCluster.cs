@@ -85,7 +85,7 @@ public sealed class PostgresCluster : IAsyncDisposable
     {
         var settings = With(extra);
         settings["Cluster:Mode"] = "client";
-        var gateway = await GatewayProcess.StartAsync(_folder, Loopback.FreePort(), settings);
+        var gateway = await GatewayProcess.StartAsync(_folder, settings);
         _gateways.Add(gateway);
         return gateway;
     }

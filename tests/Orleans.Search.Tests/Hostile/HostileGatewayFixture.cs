@@ -75,8 +75,8 @@ public sealed class HostileGatewayFixture : IAsyncLifetime
         // Side by side: each start is mostly waiting for its silo.
         var starting = new[]
         {
-            GatewayProcess.StartAsync(_mainDatabase.Folder, Loopback.FreePort(), main),
-            GatewayProcess.StartAsync(_throttledDatabase.Folder, Loopback.FreePort(), throttled),
+            GatewayProcess.StartAsync(_mainDatabase.Folder, main),
+            GatewayProcess.StartAsync(_throttledDatabase.Folder, throttled),
         };
         try
         {
@@ -135,8 +135,6 @@ public sealed class HostileGatewayFixture : IAsyncLifetime
         var settings = new Dictionary<string, string>
         {
             ["ConnectionStrings:Orleans"] = database.ConnectionString,
-            ["Cluster:SiloPort"] = Loopback.FreePort().ToString(CultureInfo.InvariantCulture),
-            ["Cluster:GatewayPort"] = Loopback.FreePort().ToString(CultureInfo.InvariantCulture),
             ["Cluster:ClusterId"] = $"hostile-{Guid.NewGuid():N}",
             ["Auth:Mode"] = "keys",
             ["Search:DefaultProvider"] = "local",

@@ -1,5 +1,7 @@
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Search.Gateway.Extensions;
 
@@ -28,10 +30,38 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Starts a gateway; <paramref name="settings"/> override the test defaults (fresh database, free ports).</summary>
-    public static async Task<GatewayHost> StartAsync(IDictionary<string, string?>? settings = null)
+    /// <summary>
+    /// Starts a gateway; <paramref name="settings"/> override the test defaults (fresh database, free ports), and
+    /// <paramref name="services"/> may add test-only services (a grain call filter that observes the silo, say).
+    /// </summary>
+    public static async Task<GatewayHost> StartAsync(IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         var database = new TempDatabase();
+        for (var attempt = 1; ; attempt++)
+        {
+            // Kestrel binds port 0 and reports its port; Orleans needs its ports named, so a port taken between being
+            // picked and being bound costs a fresh start on other ports.
+            var app = Build(database, settings, services);
+            try
+            {
+                await app.StartAsync();
+                return new GatewayHost(app, database, new Uri(app.Urls.First()));
+            }
+            catch (Exception ex) when (attempt < 3 && IsAddressInUse(ex))
+            {
+                await app.DisposeAsync();
+            }
+            catch
+            {
+                await app.DisposeAsync();
+                database.Dispose();
+                throw;
+            }
+        }
+    }
+
+    private static WebApplication Build(TempDatabase database, IDictionary<string, string?>? settings, Action<IServiceCollection>? services)
+    {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = database.Folder, EnvironmentName = "Testing" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -51,20 +81,23 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddSearchCluster();
         builder.AddSearchApi();
+        services?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapSearchApi();
-        try
+        return app;
+    }
+
+    private static bool IsAddressInUse(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
         {
-            await app.StartAsync();
+            if (ex is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || ex.Message.Contains("Address already in use", StringComparison.Ordinal)
+                || ex is AggregateException aggregate && aggregate.InnerExceptions.Any(IsAddressInUse))
+            {
+                return true;
+            }
         }
-        catch
-        {
-            // A gateway refused at start (by its options' validation, say) leaves nothing behind.
-            await app.DisposeAsync();
-            database.Dispose();
-            throw;
-        }
-        return new GatewayHost(app, database, new Uri(app.Urls.First()));
+        return false;
     }
 
     public async ValueTask DisposeAsync()

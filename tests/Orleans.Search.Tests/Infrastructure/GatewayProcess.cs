@@ -22,29 +22,37 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <summary>"running", or how it ended, for failure messages.</summary>
     public string State => _process.State;
 
-    /// <summary>Starts the gateway DLL with settings as environment variables and waits until /readyz answers 200.</summary>
-    public static async Task<GatewayProcess> StartAsync(string workingDirectory, int httpPort, IDictionary<string, string> settings)
-    {
-        var all = new Dictionary<string, string>(settings);
-        all.TryAdd("Http:PermitsPerMinute", UnthrottledPermitsPerMinute);
-        all.TryAdd("Http:PermitsPerMinutePerAddress", UnthrottledPermitsPerMinute);
-        var gateway = new GatewayProcess(ServiceProcess.Start("gateway", "Orleans.Search.Gateway.dll", workingDirectory, httpPort, all));
-        try
-        {
-            await gateway._process.WaitUntilReadyAsync("/readyz");
-        }
-        catch
-        {
-            await gateway.DisposeAsync();
-            throw;
-        }
-        return gateway;
-    }
+    /// <summary>
+    /// Starts the gateway DLL with settings as environment variables and waits until /readyz answers 200. An embedded
+    /// silo (no <c>Cluster:Mode=client</c>) gets fresh loopback silo and gateway ports unless the settings name them.
+    /// </summary>
+    public static Task<GatewayProcess> StartAsync(string workingDirectory, IDictionary<string, string> settings) =>
+        ServiceProcess.StartRetryingBindAsync(
+            () => new GatewayProcess(ServiceProcess.Start("gateway", "Orleans.Search.Gateway.dll", workingDirectory, WithPorts(settings))),
+            gateway => gateway._process,
+            gateway => gateway._process.WaitUntilReadyAsync("/readyz"));
 
     /// <summary>SIGKILL: no shutdown hooks, no flushing; what was not durable is gone.</summary>
     public void Kill() => _process.Kill();
 
+    /// <summary>SIGTERM: a clean shutdown, after which <see cref="Output"/> holds everything the gateway logged.</summary>
+    public Task StopAsync() => _process.StopAsync(TimeSpan.FromSeconds(30));
+
     public ValueTask DisposeAsync() => _process.DisposeAsync();
+
+    private static Dictionary<string, string> WithPorts(IDictionary<string, string> settings)
+    {
+        var withPorts = new Dictionary<string, string>(settings);
+        // Tests poll from one address; a test about the HTTP limits sets them low itself.
+        withPorts.TryAdd("Http:PermitsPerMinute", UnthrottledPermitsPerMinute);
+        withPorts.TryAdd("Http:PermitsPerMinutePerAddress", UnthrottledPermitsPerMinute);
+        if (!(settings.TryGetValue("Cluster:Mode", out var mode) && mode == "client"))
+        {
+            withPorts.TryAdd("Cluster:SiloPort", Loopback.FreePort().ToString());
+            withPorts.TryAdd("Cluster:GatewayPort", Loopback.FreePort().ToString());
+        }
+        return withPorts;
+    }
 }
 
 public static class GatewayProcessExtensions

@@ -5,7 +5,10 @@ namespace Orleans.Search.Tests.Infrastructure;
 
 public static class Loopback
 {
-    /// <summary>A TCP port free on 127.0.0.1 right now.</summary>
+    /// <summary>
+    /// A TCP port free on 127.0.0.1 right now, for servers that must be told their port (Orleans silo and gateway
+    /// ports). It may be taken before it is bound: callers start again on fresh ports when that happens.
+    /// </summary>
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -7,7 +7,8 @@ namespace Orleans.Search.Tests.Infrastructure;
 
 /// <summary>
 /// A two-silo Orleans test cluster on a real SQLite file, with a loopback fake SearXNG configured as
-/// provider <c>web</c> (the default) and provider <c>flaky</c> for failure tests.
+/// provider <c>web</c> (the default), <c>serial</c> (one call at a time) and <c>rules</c> (for the retry rules: three
+/// attempts, 1 ms backoff, a 2 s attempt timeout).
 /// </summary>
 public sealed class SearchClusterFixture : IAsyncLifetime
 {
@@ -45,7 +46,17 @@ public sealed class SearchClusterFixture : IAsyncLifetime
             ["Search:Providers:serial:MaxConcurrency"] = "1",
             ["Search:Providers:serial:PermitsPerMinute"] = "60000",
             ["Search:Providers:serial:Burst"] = "100",
+            // A call held in flight on this provider ends only when it is cancelled, never by its attempt timeout.
+            ["Search:Providers:serial:TimeoutSeconds"] = "600",
             ["Search:Providers:serial:BreakerMinimumThroughput"] = "100000",
+            ["Search:Providers:rules:Kind"] = "searxng",
+            ["Search:Providers:rules:BaseUrl"] = Searxng.BaseUrl.ToString(),
+            ["Search:Providers:rules:PermitsPerMinute"] = "60000",
+            ["Search:Providers:rules:Burst"] = "100",
+            ["Search:Providers:rules:MaxAttempts"] = "3",
+            ["Search:Providers:rules:RetryBaseDelayMs"] = "1",
+            ["Search:Providers:rules:TimeoutSeconds"] = "2",
+            ["Search:Providers:rules:BreakerMinimumThroughput"] = "100000",
             ["Limits:User:PermitsPerMinute"] = "60000",
             ["Limits:User:Burst"] = "100",
             ["Limits:User:MaxConcurrency"] = "50",

@@ -30,31 +30,28 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public static string DllPath => Path.Combine(AppContext.BaseDirectory, "Orleans.Search.Silo.dll");
 
-    /// <summary>Starts the silo DLL with settings as environment variables; ports are chosen here (loopback only).</summary>
-    public static async Task<SiloProcess> StartAsync(string workingDirectory, IDictionary<string, string> settings, Func<SiloProcess, Task<bool>> joined)
-    {
-        var siloPort = Loopback.FreePort();
-        var gatewayPort = Loopback.FreePort();
-        var environment = new Dictionary<string, string>(settings)
-        {
-            ["Cluster:SiloPort"] = siloPort.ToString(),
-            ["Cluster:GatewayPort"] = gatewayPort.ToString(),
-            ["Logging:Console:TimestampFormat"] = "HH:mm:ss.fff ",
-            // What the silo does about dead silos and resumed jobs is worth seeing when a test fails.
-            ["Logging:LogLevel:Orleans.Search"] = "Information",
-        };
-        var silo = new SiloProcess(ServiceProcess.Start("silo", "Orleans.Search.Silo.dll", workingDirectory, Loopback.FreePort(), environment), siloPort, gatewayPort);
-        try
-        {
-            await silo._process.WaitUntilReadyAsync("/healthz", () => joined(silo));
-        }
-        catch
-        {
-            await silo.DisposeAsync();
-            throw;
-        }
-        return silo;
-    }
+    /// <summary>
+    /// Starts the silo DLL with settings as environment variables; silo and gateway ports are chosen here (loopback
+    /// only), and chosen again if one was taken before the silo could bind it.
+    /// </summary>
+    public static Task<SiloProcess> StartAsync(string workingDirectory, IDictionary<string, string> settings, Func<SiloProcess, Task<bool>> joined) =>
+        ServiceProcess.StartRetryingBindAsync(
+            () =>
+            {
+                var siloPort = Loopback.FreePort();
+                var gatewayPort = Loopback.FreePort();
+                var environment = new Dictionary<string, string>(settings)
+                {
+                    ["Cluster:SiloPort"] = siloPort.ToString(),
+                    ["Cluster:GatewayPort"] = gatewayPort.ToString(),
+                    ["Logging:Console:TimestampFormat"] = "HH:mm:ss.fff ",
+                    // What the silo does about dead silos and resumed jobs is worth seeing when a test fails.
+                    ["Logging:LogLevel:Orleans.Search"] = "Information",
+                };
+                return new SiloProcess(ServiceProcess.Start("silo", "Orleans.Search.Silo.dll", workingDirectory, environment), siloPort, gatewayPort);
+            },
+            silo => silo._process,
+            silo => silo._process.WaitUntilReadyAsync("/healthz", () => joined(silo)));
 
     /// <summary>SIGKILL: no shutdown, no leaving the cluster; the others must notice on their own.</summary>
     public void Kill() => _process.Kill();

@@ -146,14 +146,12 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IAsyncLifetim
     }
 
     private Task<GatewayProcess> StartGatewayAsync() =>
-        GatewayProcess.StartAsync(_database.Folder, Loopback.FreePort(), new Dictionary<string, string>
+        GatewayProcess.StartAsync(_database.Folder, new Dictionary<string, string>
         {
             // Nothing but the startup sweep may resume a job within these tests.
             ["Jobs:ResumeReminderPeriod"] = "00:10:00",
             ["Jobs:StallCheckPeriod"] = "00:10:00",
             ["ConnectionStrings:Orleans"] = _database.ConnectionString,
-            ["Cluster:SiloPort"] = Loopback.FreePort().ToString(),
-            ["Cluster:GatewayPort"] = Loopback.FreePort().ToString(),
             ["Search:DefaultProvider"] = "web",
             ["Search:Providers:web:Kind"] = "searxng",
             ["Search:Providers:web:BaseUrl"] = _searxng.BaseUrl.ToString(),

@@ -81,15 +81,23 @@ public sealed class SearchJobGrainTests(SearchClusterFixture fixture)
         var gate = Searxng.Options.CloseGate();
         try
         {
-            // A request that arrives after the gate closed is surely held in flight.
+            // A request that arrives after the gate closed is surely held in flight; find which of the job's pages it is.
             var beforeHold = Searxng.TotalRequests;
             await Searxng.WaitForRequestsAsync(beforeHold + 1, TimeSpan.FromSeconds(30));
-            var abortedBefore = Searxng.AbortedRequests;
+            var pages = queries.SelectMany(q => Enumerable.Range(1, 3).Select(p => (Query: q, Page: p))).ToList();
+            var held = (await Eventually.ReturnsAsync(
+                () => Task.FromResult(pages.Where(k => Searxng.RequestsFor(k.Query, k.Page) > Searxng.SuccessesFor(k.Query, k.Page)).ToList()),
+                h => h.Count == 1 && Searxng.InFlight == 1, "one of the job's pages held at the provider")).Single();
+            Assert.Equal(0, Searxng.AbortsFor(held.Query, held.Page));
 
+            var cancelAt = DateTimeOffset.UtcNow;
             var cancelled = await job.CancelAsync("tester");
+            var cancelReturnedAt = DateTimeOffset.UtcNow;
             var requestsAtCancel = queries.Sum(q => Enumerable.Range(1, 3).Sum(p => Searxng.RequestsFor(q, p)));
             Assert.Equal(JobStates.Cancelled, cancelled!.Status);
-            await Eventually.TrueAsync(() => Searxng.AbortedRequests > abortedBefore && Searxng.InFlight == 0, "the call in flight to be aborted");
+            await Eventually.TrueAsync(() => Searxng.AbortsFor(held.Query, held.Page) == 1 && Searxng.InFlight == 0, "the call in flight to be aborted", TimeSpan.FromSeconds(30));
+            // 'serial' has a 600 s attempt timeout: only the cancel explains an abort within seconds (10 s is generous).
+            Assert.InRange(Searxng.LastAbortFor(held.Query, held.Page)!.Value, cancelAt, cancelAt + TimeSpan.FromSeconds(10));
 
             Searxng.Options.OpenGate();
             // Everything the cluster had queued has had its chance: a later job runs to completion on the same provider.
@@ -98,6 +106,7 @@ public sealed class SearchJobGrainTests(SearchClusterFixture fixture)
             await Eventually.ReturnsAsync(() => Client.GetGrain<ISearchJobGrain>(after.JobId).GetStatusAsync("tester", false), s => s!.Status == JobStates.Completed, "the later job");
 
             Assert.Equal(requestsAtCancel, queries.Sum(q => Enumerable.Range(1, 3).Sum(p => Searxng.RequestsFor(q, p))));
+            Assert.Equal(0, Searxng.ArrivalsSnapshot().Count(a => a.Query is { } q && queries.Contains(q) && a.ArrivedAt > cancelReturnedAt));
             var status = await job.GetStatusAsync("tester", includeResults: true);
             Assert.Equal(JobStates.Cancelled, status!.Status);
             Assert.True(status.Results.Count >= 20, $"results so far are kept ({status.Results.Count})");

@@ -23,11 +23,9 @@ public sealed class HostileLocalQueryTests : IDisposable
     public async Task The_reported_regex_query_completes_on_the_local_provider_and_the_gateway_stays_small()
     {
         // No providers configured: the default `local` provider over the sample corpus.
-        await using var gateway = await GatewayProcess.StartAsync(_database.Folder, Loopback.FreePort(), new Dictionary<string, string>
+        await using var gateway = await GatewayProcess.StartAsync(_database.Folder, new Dictionary<string, string>
         {
             ["ConnectionStrings:Orleans"] = _database.ConnectionString,
-            ["Cluster:SiloPort"] = Loopback.FreePort().ToString(),
-            ["Cluster:GatewayPort"] = Loopback.FreePort().ToString(),
         });
         using var http = gateway.Http();
 

@@ -60,6 +60,7 @@ public sealed class QuotaClusterFixture : IAsyncLifetime
     }
 }
 
+[Collection(SerialCollection.Name)]
 public sealed class QuotaTests(QuotaClusterFixture fixture) : IClassFixture<QuotaClusterFixture>
 {
     private IClusterClient Client => fixture.Cluster.Client;

@@ -15,6 +15,9 @@ public sealed class ResilienceFixture : IAsyncLifetime
 
     public GatewayHost Gateway { get; private set; } = null!;
 
+    /// <summary>Sees lookups arrive at the result cache grains, and which of them wait on another's fetch.</summary>
+    public CacheLookupProbe CacheLookups { get; } = new();
+
     public async Task InitializeAsync()
     {
         Web = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(50) });
@@ -41,7 +44,7 @@ public sealed class ResilienceFixture : IAsyncLifetime
             ["Limits:User:MaxActiveJobs"] = "1000",
             ["Limits:User:MaxJobsPerMinute"] = "100000",
             ["Limits:User:MaxStoredJobs"] = "100000",
-        });
+        }, CacheLookups.AddTo);
     }
 
     public async Task DisposeAsync()
@@ -127,34 +130,42 @@ public sealed class ResilienceTests(ResilienceFixture fixture) : IClassFixture<R
     public async Task Identical_queries_in_flight_cost_one_call_and_a_later_job_is_served_from_the_cache()
     {
         var query = TestJobs.UniqueQueries("cached", 1)[0];
-        var gate = fixture.Web.Options.CloseGate();
+        // The same query as the cache sees it: spacing does not make it different (case does).
+        var variant = Respaced(query);
+        int Calls() => fixture.Web.RequestsFor(query, 1) + fixture.Web.RequestsFor(variant, 1);
         Task<JobStatus> first, second;
+        fixture.Web.Options.CloseGate();
         try
         {
             first = fixture.RunAsync(new { query });
-            second = fixture.RunAsync(new { query = Respaced(query) });
-            await fixture.Web.WaitForRequestsAsync(1, TimeSpan.FromSeconds(30));
-            // Both jobs are waiting on the one call held at the gate.
-            await Eventually.TrueAsync(() => fixture.Web.RequestsFor(query, 1) + fixture.Web.RequestsFor(Respaced(query), 1) == 1, "the first call");
+            // The first job's call is held at the provider; only then does the second job ask the cache.
+            await fixture.Web.WaitUntilAsync(f => f.RequestsFor(query, 1) == 1, TimeSpan.FromSeconds(30));
+            second = fixture.RunAsync(new { query = variant });
+            // Released only once the second job's lookup is waiting on the first one's fetch, so it has had every
+            // chance to make a call of its own.
+            await fixture.CacheLookups.WaitForSecondWaiterAsync("web", query, 1);
         }
         finally
         {
             fixture.Web.Options.OpenGate();
-            gate.TrySetResult();
         }
         var (a, b) = (await first, await second);
-        Assert.Equal(1, fixture.Web.RequestsFor(query, 1) + fixture.Web.RequestsFor(Respaced(query), 1));
+
+        // Counted after both jobs ended: any second call would have arrived by now.
+        Assert.Equal(1, Calls());
+        Assert.Equal(0, fixture.Web.RequestsFor(variant, 1));
+        Assert.Equal((2, 2), fixture.CacheLookups.For("web", query, 1));
         Assert.Equal((JobStates.Completed, 10), (a.Status, a.Stats.TotalResults));
         Assert.Equal((JobStates.Completed, 10), (b.Status, b.Stats.TotalResults));
-        Assert.Equal(1, a.Stats.CacheHits + b.Stats.CacheHits);
-        Assert.Equal(1, a.Stats.ApiCalls + b.Stats.ApiCalls);
+        Assert.Equal((0, 1, 1), (a.Stats.CacheHits, a.Stats.CacheMisses, a.Stats.ApiCalls));
+        Assert.Equal((1, 0, 0), (b.Stats.CacheHits, b.Stats.CacheMisses, b.Stats.ApiCalls));
 
         var later = await fixture.RunAsync(new { query });
         Assert.Equal((1, 0, 1.0, 0), (later.Stats.CacheHits, later.Stats.CacheMisses, later.Stats.CacheHitRate, later.Stats.ApiCalls));
-        Assert.Equal(1, fixture.Web.RequestsFor(query, 1) + fixture.Web.RequestsFor(Respaced(query), 1));
+        Assert.Equal(1, Calls());
 
         var bypass = await fixture.RunAsync(new { query, cache = false });
         Assert.Equal((0, 0, 1), (bypass.Stats.CacheHits, bypass.Stats.CacheMisses, bypass.Stats.ApiCalls));
-        Assert.Equal(2, fixture.Web.RequestsFor(query, 1) + fixture.Web.RequestsFor(Respaced(query), 1));
+        Assert.Equal(2, Calls());
     }
 }
