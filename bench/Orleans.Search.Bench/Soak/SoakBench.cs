@@ -128,6 +128,9 @@ public sealed class SoakTally
     /// <summary>Hostile answers that were what the hostile-input test expects of them.</summary>
     public int HostileAsExpected;
 
+    /// <summary>Of <see cref="HostileAsExpected"/>, the 429s a case expected (floods), so the other 429s can be told apart.</summary>
+    public int HostileThrottledAsExpected;
+
     /// <summary>Other hostile answers, by "case → answer", for the 5xx and the no-answers.</summary>
     public ConcurrentDictionary<string, int> HostileBad { get; } = new();
 
@@ -427,6 +430,10 @@ public sealed class SoakRun(SoakOptions options)
             if (c.Expected.Judge(outcome, out var jobId) is null)
             {
                 Interlocked.Increment(ref _tally.HostileAsExpected);
+                if (outcome.Kind == "429")
+                {
+                    Interlocked.Increment(ref _tally.HostileThrottledAsExpected);
+                }
                 if (jobId is not null)
                 {
                     _tally.HostileJobs.Add((context.Key!, jobId));

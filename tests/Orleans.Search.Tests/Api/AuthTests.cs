@@ -50,6 +50,20 @@ public sealed class AuthTests(KeyedGatewayFixture fixture)
         }
     }
 
+    [Theory]
+    [InlineData("text/event-stream")]
+    [InlineData("text/html")]
+    public async Task A_problem_is_written_as_problem_json_whatever_the_client_accepts(string accept)
+    {
+        // An EventSource sends Accept: text/event-stream; its 401 (or 404, 429, 413) is still a problem, not a 500.
+        using var request = Request("GET", "/api/search-jobs/0123456789abcdef0123456789abcdef/events");
+        request.Headers.Accept.ParseAdd(accept);
+        using var response = await fixture.Anonymous.SendAsync(request);
+
+        var problem = await GatewayApi.ReadProblemAsync(response, HttpStatusCode.Unauthorized);
+        Assert.Contains("API key", problem.Detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_key_is_recognised_by_its_hash_only()
     {
