@@ -28,6 +28,16 @@ public static class BenchProgram
             Console.WriteLine(BenchOptions.Usage);
             return 2;
         }
+        return await RunUntilCtrlCAsync(async cancellationToken =>
+        {
+            await new Benchmark(options).RunAsync(cancellationToken);
+            return 0;
+        });
+    }
+
+    /// <summary>Runs <paramref name="run"/> with a token Ctrl+C cancels; a run so cancelled exits 130.</summary>
+    internal static async Task<int> RunUntilCtrlCAsync(Func<CancellationToken, Task<int>> run)
+    {
         using var cts = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {
@@ -36,8 +46,7 @@ public static class BenchProgram
         };
         try
         {
-            await new Benchmark(options).RunAsync(cts.Token);
-            return 0;
+            return await run(cts.Token);
         }
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {

@@ -50,22 +50,11 @@ public static class PostgresBench
                     return 2;
             }
         }
-        using var cts = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
+        return await BenchProgram.RunUntilCtrlCAsync(async cancellationToken =>
         {
-            e.Cancel = true;
-            cts.Cancel();
-        };
-        try
-        {
-            await new PostgresRun(o).RunAsync(cts.Token);
+            await new PostgresRun(o).RunAsync(cancellationToken);
             return 0;
-        }
-        catch (OperationCanceledException) when (cts.IsCancellationRequested)
-        {
-            Console.Error.WriteLine("Cancelled.");
-            return 130;
-        }
+        });
     }
 }
 

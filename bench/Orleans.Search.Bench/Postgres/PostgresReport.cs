@@ -10,8 +10,9 @@ namespace Orleans.Search.Bench.Postgres;
 public static class PostgresReport
 {
     public const string FileName = "RESULTS-postgres.md";
-    private const string Begin = "<!-- postgres-results:begin (written by --postgres from RESULTS-postgres.md; a full run keeps it) -->";
-    private const string End = "<!-- postgres-results:end -->";
+    private static readonly MarkedSection Results = new(FileName,
+        "<!-- postgres-results:begin (written by --postgres from RESULTS-postgres.md; a full run keeps it) -->",
+        "<!-- postgres-results:end -->");
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     public static string Render(PgOptions o, MachineInfo start, MachineInfo end, SourceRevision revision, TimeSpan elapsed, IReadOnlyList<StorageRow> rows, IReadOnlyList<KillRun> kills, IReadOnlyList<string> problems)
@@ -97,42 +98,10 @@ public static class PostgresReport
     }
 
     /// <summary>Replaces (or appends) the marked section in RESULTS.md, if that file exists.</summary>
-    public static void UpdateMainReport(string resultsPath, string report)
-    {
-        if (!File.Exists(resultsPath))
-        {
-            return;
-        }
-        var text = StripSection(File.ReadAllText(resultsPath));
-        File.WriteAllText(resultsPath, text.TrimEnd('\n') + "\n" + Section(report));
-    }
+    public static void UpdateMainReport(string resultsPath, string report) => Results.UpdateMainReport(resultsPath, report);
 
     /// <summary>For <see cref="ResultsReport"/>: the marked section from bench/RESULTS-postgres.md, or nothing if there is none.</summary>
-    public static string SectionFromFile()
-    {
-        var path = Path.Combine(PostgresRun.RepositoryRoot(), "bench", FileName);
-        return File.Exists(path) ? Section(File.ReadAllText(path)) : "";
-    }
-
-    private static string StripSection(string text)
-    {
-        var begin = text.IndexOf(Begin, StringComparison.Ordinal);
-        var end = text.IndexOf(End, StringComparison.Ordinal);
-        return begin >= 0 && end > begin ? text[..begin] + text[(end + End.Length)..].TrimStart('\n') : text;
-    }
-
-    /// <summary>The report with every heading one level down, between the markers.</summary>
-    private static string Section(string report)
-    {
-        var md = new StringBuilder();
-        md.Append('\n').Append(Begin).Append('\n');
-        foreach (var line in report.TrimEnd('\n').Split('\n'))
-        {
-            md.Append(line.StartsWith('#') ? "#" + line : line).Append('\n');
-        }
-        md.Append('\n').Append(string.Create(Inv, $"(Copied from [{FileName}]({FileName}).)")).Append('\n').Append(End).Append('\n');
-        return md.ToString();
-    }
+    public static string SectionFromFile() => Results.SectionFromFile();
 
     private static string Cell(StorageRow? r, Scenario s) => r?.Orleans.Makespan is not { } t ? (r?.Orleans.Error is { } e ? "error: " + e : "—")
         : s.Bound == TimeSpan.Zero

@@ -65,21 +65,7 @@ public static class SoakBench
             Console.Error.WriteLine($"--normal must be at least 1 and --hostile 0 to 200\n{Usage}");
             return 2;
         }
-        using var cts = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            cts.Cancel();
-        };
-        try
-        {
-            return await new SoakRun(o).RunAsync(cts.Token);
-        }
-        catch (OperationCanceledException) when (cts.IsCancellationRequested)
-        {
-            Console.Error.WriteLine("Cancelled.");
-            return 130;
-        }
+        return await BenchProgram.RunUntilCtrlCAsync(cancellationToken => new SoakRun(o).RunAsync(cancellationToken));
     }
 }
 

@@ -11,8 +11,9 @@ namespace Orleans.Search.Bench.Soak;
 public static class SoakReport
 {
     public const string FileName = "RESULTS-soak.md";
-    private const string Begin = "<!-- soak-results:begin (written by --soak from RESULTS-soak.md; a full run keeps it) -->";
-    private const string End = "<!-- soak-results:end -->";
+    private static readonly MarkedSection Results = new(FileName,
+        "<!-- soak-results:begin (written by --soak from RESULTS-soak.md; a full run keeps it) -->",
+        "<!-- soak-results:end -->");
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     public static string Render(SoakResult r, MachineInfo start, MachineInfo end)
@@ -81,40 +82,8 @@ public static class SoakReport
     }
 
     /// <summary>Replaces (or appends) the marked section in RESULTS.md, if that file exists.</summary>
-    public static void UpdateMainReport(string resultsPath, string report)
-    {
-        if (!File.Exists(resultsPath))
-        {
-            return;
-        }
-        var text = StripSection(File.ReadAllText(resultsPath));
-        File.WriteAllText(resultsPath, text.TrimEnd('\n') + "\n" + Section(report));
-    }
+    public static void UpdateMainReport(string resultsPath, string report) => Results.UpdateMainReport(resultsPath, report);
 
     /// <summary>For <see cref="ResultsReport"/>: the marked section from bench/RESULTS-soak.md, or nothing if there is none.</summary>
-    public static string SectionFromFile()
-    {
-        var path = Path.Combine(Postgres.PostgresRun.RepositoryRoot(), "bench", FileName);
-        return File.Exists(path) ? Section(File.ReadAllText(path)) : "";
-    }
-
-    private static string StripSection(string text)
-    {
-        var begin = text.IndexOf(Begin, StringComparison.Ordinal);
-        var end = text.IndexOf(End, StringComparison.Ordinal);
-        return begin >= 0 && end > begin ? text[..begin] + text[(end + End.Length)..].TrimStart('\n') : text;
-    }
-
-    /// <summary>The report with every heading one level down, between the markers.</summary>
-    private static string Section(string report)
-    {
-        var md = new StringBuilder();
-        md.Append('\n').Append(Begin).Append('\n');
-        foreach (var line in report.TrimEnd('\n').Split('\n'))
-        {
-            md.Append(line.StartsWith('#') ? "#" + line : line).Append('\n');
-        }
-        md.Append('\n').Append(string.Create(Inv, $"(Copied from [{FileName}]({FileName}).)")).Append('\n').Append(End).Append('\n');
-        return md.ToString();
-    }
+    public static string SectionFromFile() => Results.SectionFromFile();
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Orleans.Search.Fakes.Hostile;
 
 namespace Orleans.Search.Tests.Api;
 
@@ -21,8 +22,7 @@ public sealed class FrontDoorTests(OpenGatewayFixture fixture)
         // 27 MB of {"queries":["","",…]} is declared; only the first 64 KB is ever sent, so only a gateway that
         // refuses on the declared length answers at all.
         var head = $"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {27 * 1024 * 1024}";
-        var response = await RawHttp.SendAsync(fixture.Gateway.BaseAddress, head, (stream, ct) =>
-            stream.WriteAsync(Encoding.ASCII.GetBytes("{\"queries\":[" + string.Concat(Enumerable.Repeat("\"\",", 64 * 1024 / 3))), ct).AsTask(), AnswerWithin);
+        var response = await SendRawAsync(head, new HostileBody("{\"queries\":[", "\"\",", 64 * 1024 / 3));
 
         AssertTooLarge(response);
     }
@@ -33,15 +33,13 @@ public sealed class FrontDoorTests(OpenGatewayFixture fixture)
         // No length is declared: the body is chunked and stops, unfinished, 64 KB past the limit. The gateway must
         // notice the limit while reading, not wait for the end (which never comes).
         const string head = "POST /api/search-jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked";
-        var response = await RawHttp.SendAsync(fixture.Gateway.BaseAddress, head, async (stream, ct) =>
+        // The chunk framing is written here, not by the client, so the last chunk is never sent.
+        const int ChunkBytes = 16 * 1024;
+        var body = new HostileBody(Chunk("{\"query\":\""), Chunk(new string('a', ChunkBytes)), (MaxBodyBytes + 64 * 1024) / ChunkBytes + 1)
         {
-            await RawHttp.WriteChunkAsync(stream, "{\"query\":\""u8.ToArray(), ct);
-            var chunk = Encoding.ASCII.GetBytes(new string('a', 16 * 1024));
-            for (var sent = 0; sent <= MaxBodyBytes + 64 * 1024; sent += chunk.Length)
-            {
-                await RawHttp.WriteChunkAsync(stream, chunk, ct);
-            }
-        }, AnswerWithin);
+            Framing = HostileFraming.AsGiven,
+        };
+        var response = await SendRawAsync(head, body);
 
         AssertTooLarge(response);
     }
@@ -91,7 +89,20 @@ public sealed class FrontDoorTests(OpenGatewayFixture fixture)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
-    private static void AssertTooLarge(RawResponse response)
+    /// <summary>Sends <paramref name="head"/> (request line and headers) and <paramref name="body"/> on a bare socket; the whole
+    /// answer must come within <see cref="AnswerWithin"/>.</summary>
+    private async Task<RawHttpResponse> SendRawAsync(string head, HostileBody body)
+    {
+        var gateway = fixture.Gateway.BaseAddress;
+        var outcome = await RawHttp.SendAsync(new IPEndPoint(IPAddress.Parse(gateway.Host), gateway.Port), null,
+            Encoding.ASCII.GetBytes(head + "\r\n\r\n"), body, AnswerWithin, AnswerWithin);
+        Assert.True(outcome.Response is { BodyComplete: true }, $"no whole answer: {outcome.Failure ?? "the body was cut short"}");
+        return outcome.Response;
+    }
+
+    private static string Chunk(string data) => $"{Encoding.UTF8.GetByteCount(data):x}\r\n{data}\r\n";
+
+    private static void AssertTooLarge(RawHttpResponse response)
     {
         Assert.True(response.Status == 413, $"expected 413, got {response.Status}: {response.Body}");
         Assert.StartsWith("application/problem+json", response.Header("Content-Type"), StringComparison.Ordinal);

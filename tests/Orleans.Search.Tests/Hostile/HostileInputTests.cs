@@ -84,7 +84,7 @@ public sealed class HostileInputTests(HostileGatewayFixture fixture, ITestOutput
                     Fail(c, "not sent: the gateway had exited");
                     continue;
                 }
-                var outcome = await Orleans.Search.Fakes.Hostile.RawHttp.SendAsync(endpoint, null, c.Request.Head(context), c.Request.Body, AnswerTimeout, BodyTimeout);
+                var outcome = await RawHttp.SendAsync(endpoint, null, c.Request.Head(context), c.Request.Body, AnswerTimeout, BodyTimeout);
                 var failure = c.Expected.Judge(outcome, out var jobId);
                 report.AppendLine(CultureInfo.InvariantCulture, $"{(failure is null ? "ok  " : "FAIL")} {outcome.Kind,-8} {outcome.Elapsed.TotalMilliseconds,7:0} ms  {c}");
                 if (failure is not null)

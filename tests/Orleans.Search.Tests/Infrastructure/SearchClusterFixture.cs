@@ -61,13 +61,22 @@ public sealed class SearchClusterFixture : IAsyncLifetime
             ["Limits:User:Burst"] = "100",
             ["Limits:User:MaxConcurrency"] = "50",
         };
-        var builder = new InProcessTestClusterBuilder(2);
+        _cluster = Build(2, settings);
+        await _cluster.DeployAsync();
+        await _cluster.WaitForLivenessToStabilizeAsync();
+    }
+
+    /// <summary>
+    /// A test cluster of <paramref name="silos"/> search silos configured from <paramref name="settings"/> (and a client
+    /// with the search streams), built but not yet deployed: the configuration every cluster of this suite shares.
+    /// </summary>
+    public static InProcessTestCluster Build(short silos, IEnumerable<KeyValuePair<string, string?>> settings)
+    {
+        var builder = new InProcessTestClusterBuilder(silos);
         builder.ConfigureSiloHost((_, host) => host.Configuration.AddInMemoryCollection(settings));
         builder.ConfigureSilo((_, silo) => silo.AddSearchSilo(silo.Configuration));
         builder.ConfigureClient(client => client.AddMemoryStreams(SearchStreams.ProviderName));
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-        await _cluster.WaitForLivenessToStabilizeAsync();
+        return builder.Build();
     }
 
     public async Task DisposeAsync()

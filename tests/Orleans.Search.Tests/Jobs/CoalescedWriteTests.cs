@@ -1,7 +1,5 @@
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Configuration;
 using Orleans.Search.Fakes;
-using Orleans.Search.Silo.Hosting;
 using Orleans.TestingHost;
 
 namespace Orleans.Search.Tests.Jobs;
@@ -36,11 +34,7 @@ public sealed class CoalescedWriteTests : IAsyncLifetime
             // Background writes give up after a second of failures (instead of minutes), so the test's outage can outlast them.
             ["Jobs:StorageRetrySeconds"] = "1",
         };
-        var builder = new InProcessTestClusterBuilder(1);
-        builder.ConfigureSiloHost((_, host) => host.Configuration.AddInMemoryCollection(settings));
-        builder.ConfigureSilo((_, silo) => silo.AddSearchSilo(silo.Configuration));
-        builder.ConfigureClient(client => client.AddMemoryStreams(SearchStreams.ProviderName));
-        _cluster = builder.Build();
+        _cluster = SearchClusterFixture.Build(1, settings);
         await _cluster.DeployAsync();
     }
 

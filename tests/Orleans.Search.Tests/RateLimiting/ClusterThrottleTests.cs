@@ -1,9 +1,7 @@
-using Microsoft.Extensions.Configuration;
 using Orleans.Runtime;
 using Orleans.Runtime.Placement;
 using Orleans.Search.Fakes;
 using Orleans.Search.RateLimiting;
-using Orleans.Search.Silo.Hosting;
 using Orleans.TestingHost;
 using Xunit.Abstractions;
 
@@ -40,11 +38,7 @@ public sealed class ClusterThrottleTests(ITestOutputHelper output) : IAsyncLifet
             ["Limits:User:Burst"] = "100",
             ["Limits:User:MaxConcurrency"] = "50",
         };
-        var builder = new InProcessTestClusterBuilder(2);
-        builder.ConfigureSiloHost((_, host) => host.Configuration.AddInMemoryCollection(settings));
-        builder.ConfigureSilo((_, silo) => silo.AddSearchSilo(silo.Configuration));
-        builder.ConfigureClient(client => client.AddMemoryStreams(SearchStreams.ProviderName));
-        _cluster = builder.Build();
+        _cluster = SearchClusterFixture.Build(2, settings);
         await _cluster.DeployAsync();
         await _cluster.WaitForLivenessToStabilizeAsync();
     }

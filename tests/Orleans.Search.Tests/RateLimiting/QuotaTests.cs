@@ -1,6 +1,4 @@
-using Microsoft.Extensions.Configuration;
 using Orleans.Search.Fakes;
-using Orleans.Search.Silo.Hosting;
 using Orleans.TestingHost;
 
 namespace Orleans.Search.Tests.RateLimiting;
@@ -40,11 +38,7 @@ public sealed class QuotaClusterFixture : IAsyncLifetime
             ["Limits:User:Burst"] = "1000",
             ["Limits:User:MaxConcurrency"] = "100",
         };
-        var builder = new InProcessTestClusterBuilder(3);
-        builder.ConfigureSiloHost((_, host) => host.Configuration.AddInMemoryCollection(settings));
-        builder.ConfigureSilo((_, silo) => silo.AddSearchSilo(silo.Configuration));
-        builder.ConfigureClient(client => client.AddMemoryStreams(SearchStreams.ProviderName));
-        Cluster = builder.Build();
+        Cluster = SearchClusterFixture.Build(3, settings);
         await Cluster.DeployAsync();
         // Single activation per limiter key holds once membership has converged; before that the directory may place twins.
         await Cluster.WaitForLivenessToStabilizeAsync();
