@@ -767,7 +767,9 @@ public sealed class SearchJobGrain(
         {
             var perQuery = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count)
                 .Select(i => S.Queries[i].Version > 0 ? QueryGrain(i).GetResultsAsync() : Task.FromResult<IReadOnlyList<SearchResult>>([])));
-            results = perQuery.SelectMany(r => r).ToList();
+            // Only pages the job has counted: a query shows a page as soon as it has it, before its checkpoint is durable
+            // and reported, and a status must not list results its own page counts do not include.
+            results = perQuery.SelectMany((r, i) => r.Where(result => PageMask.IsSet(S.Queries[i].PagesSucceeded, result.Page))).ToList();
         }
         return new JobStatus
         {
