@@ -37,6 +37,7 @@ public sealed class SearchJobGrain(
     private int _unpersisted;
     private bool _resumeAnnounced;
     private IGrainTimer? _stallCheck;
+    private IGrainTimer? _forget;
     private long _lastChangeTimestamp;
 
     /// <summary>A create is being stored: the job does not exist yet, but this activation must not go away.</summary>
@@ -58,6 +59,9 @@ public sealed class SearchJobGrain(
 
     /// <summary>How long a running job goes without any query report before it checks on its queries.</summary>
     private TimeSpan StallCheckPeriod => jobOptions.CurrentValue.StallCheckPeriod;
+
+    /// <summary>How long an activation asked about a job that does not exist stays to answer calls already on their way.</summary>
+    private static readonly TimeSpan ForgetAfter = TimeSpan.FromSeconds(5);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -251,14 +255,25 @@ public sealed class SearchJobGrain(
     }
 
     /// <summary>
-    /// Asked about a job that does not exist (an unknown id, a deleted job): answer, then go. An activation kept for an id
-    /// with no job would cost memory for the collection age, one per id a caller makes up.
+    /// Asked about a job that does not exist (an unknown id, a deleted job): answer, then go soon. An activation kept for
+    /// an id with no job would cost memory for the collection age, one per id a caller makes up. Going at once is worse:
+    /// calls already queued here (concurrent creates with one Idempotency-Key each ask first) are forwarded to the next
+    /// activation, which would go at once too, and Orleans rejects a call forwarded twice.
     /// </summary>
     private void ForgetIfNoJob()
     {
         if (!Exists && !_creating)
         {
-            DeactivateOnIdle();
+            _forget ??= this.RegisterGrainTimer(static (self, _) =>
+            {
+                self._forget?.Dispose();
+                self._forget = null;
+                if (!self.Exists && !self._creating)
+                {
+                    self.DeactivateOnIdle();
+                }
+                return Task.CompletedTask;
+            }, this, new GrainTimerCreationOptions(ForgetAfter, Timeout.InfiniteTimeSpan));
         }
     }
 
