@@ -17,8 +17,8 @@ public interface ISearchProvider
 /// <summary>A query for one page; <paramref name="Page"/> is 1-based.</summary>
 public sealed record ProviderQuery(string Text, int Page, int PageSize);
 
-/// <summary>One page of hits, ranked best first.</summary>
-public sealed record ProviderPage(IReadOnlyList<ProviderHit> Hits, int StatusCode = 200);
+/// <summary>One page of hits, ranked best first; <paramref name="Usage"/> for providers that bill LLM tokens (Perplexity).</summary>
+public sealed record ProviderPage(IReadOnlyList<ProviderHit> Hits, int StatusCode = 200, Orleans.Search.Llm.TokenUsage? Usage = null);
 
 /// <summary>One hit as the provider gave it.</summary>
 public sealed record ProviderHit(string Url, string Title, string Snippet);

@@ -1,0 +1,43 @@
+namespace Orleans.Search.Reading;
+
+/// <summary>Outcomes of reading one URL, as they appear on the wire.</summary>
+public static class PageReadStatuses
+{
+    public const string Read = "read";
+    public const string Skipped = "skipped";
+    public const string Failed = "failed";
+}
+
+/// <summary>
+/// What reading one URL gave: its text (main content, markdown or plain) and the facts a caller sees in
+/// <c>reads[]</c>. A failed or skipped read is a value, never an exception: a read is never fatal to a job.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("Orleans.Search.PageRead")]
+public sealed record PageRead
+{
+    [Id(0)] public required string Url { get; init; }
+
+    /// <summary>The URL the text came from after redirects.</summary>
+    [Id(1)] public string? FinalUrl { get; init; }
+
+    /// <summary>One of <see cref="PageReadStatuses"/>.</summary>
+    [Id(2)] public required string Status { get; init; }
+
+    /// <summary>The HTTP status of the last response, when one arrived.</summary>
+    [Id(3)] public int? HttpStatus { get; init; }
+    [Id(4)] public long Bytes { get; init; }
+    [Id(5)] public string? ContentType { get; init; }
+
+    /// <summary>The extracted text; null unless <see cref="Status"/> is <see cref="PageReadStatuses.Read"/>.</summary>
+    [Id(6)] public string? Text { get; init; }
+    [Id(7)] public int TextLength { get; init; }
+    [Id(8)] public string? Title { get; init; }
+    [Id(9)] public long Ms { get; init; }
+    [Id(10)] public string? Error { get; init; }
+
+    /// <summary>Why the URL was not fetched (robots.txt, refused by the outbound guard, content type, …).</summary>
+    [Id(11)] public string? Skipped { get; init; }
+
+    /// <summary>True when the text came from the read cache rather than a fetch.</summary>
+    [Id(12)] public bool Cached { get; init; }
+}
