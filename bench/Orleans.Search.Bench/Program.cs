@@ -454,6 +454,7 @@ public sealed class Benchmark(BenchOptions options)
         var queries = Workloads.Queries(_runId, $"c-{Tag(scenario)}", scenario.Queries);
         var timeout = TimeSpan.FromSeconds(60 + 3 * scenario.Bound.TotalSeconds);
         var cpuBefore = gateway.CpuTime;
+        var threadsBefore = gateway.ThreadCpu();
         try
         {
             var started = DateTimeOffset.UtcNow;
@@ -467,6 +468,7 @@ public sealed class Benchmark(BenchOptions options)
             }
             await runner.WaitForBookkeepingAsync(cancellationToken); // the active-set and index writes land after the terminal event
             var after = await probe.WritesByGrainTypeAsync(cancellationToken);
+            var (jitCpu, gcCpu) = GatewayChild.RuntimeCpu(threadsBefore, gateway.ThreadCpu());
             return Report(Pacing(new Measurement
             {
                 System = "c", Makespan = outcome.Makespan, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests,
@@ -474,6 +476,8 @@ public sealed class Benchmark(BenchOptions options)
                 Error = outcome.Problems.Count == 0 ? null : string.Join("; ", outcome.Problems.Take(3)),
                 ToLastProviderResponse = ToLastResponse(fake, Workloads.Calls(queries, scenario.Pages), outcome.StartedTimestamp),
                 GatewayCpu = gateway.CpuTime - cpuBefore,
+                GatewayJitCpu = jitCpu,
+                GatewayGcCpu = gcCpu,
             }, fake, started), scenario);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -539,6 +543,10 @@ public sealed class Benchmark(BenchOptions options)
         if (m.GatewayCpu is { } cpu)
         {
             line += $"; gateway CPU {cpu.TotalMilliseconds / scenario.Calls:0.00} ms/call";
+            if (m.GatewayJitCpu is { } jit && m.GatewayGcCpu is { } gc)
+            {
+                line += $" (JIT compiler thread {jit.TotalMilliseconds / scenario.Calls:0.00}, GC threads {gc.TotalMilliseconds / scenario.Calls:0.00}, the rest {(cpu - jit - gc).TotalMilliseconds / scenario.Calls:0.00})";
+            }
         }
         if (m.Writes.Count > 0)
         {

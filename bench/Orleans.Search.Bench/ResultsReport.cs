@@ -206,7 +206,7 @@ public static class ResultsReport
             }
             else
             {
-                L(string.Create(Inv, $"- L = 0, {s.Calls} calls as {(s.Queries + OrleansRunner.MaxQueriesPerJob - 1) / OrleansRunner.MaxQueriesPerJob} jobs × {Math.Min(s.Queries, OrleansRunner.MaxQueriesPerJob)} queries × {s.Pages} pages, C = {s.Concurrency} (reported, no target here): Orleans.Search median {rate.Format("0", " calls/s")} end to end, {Fmt(CpuPerCall(overhead), "0.00", " ms")} of gateway CPU per provider call, {Fmt(WritesPerCall(overhead.Orleans, s), "0.00")} storage writes per call, over {rate.Count} run{Plural(rate.Count)}."));
+                L(string.Create(Inv, $"- L = 0, {s.Calls} calls as {(s.Queries + OrleansRunner.MaxQueriesPerJob - 1) / OrleansRunner.MaxQueriesPerJob} jobs × {Math.Min(s.Queries, OrleansRunner.MaxQueriesPerJob)} queries × {s.Pages} pages, C = {s.Concurrency} (reported, no target here): Orleans.Search median {rate.Format("0", " calls/s")} end to end, {Fmt(CpuPerCall(overhead), "0.00", " ms")} of gateway CPU per provider call (of it the JIT's background compiler {Fmt(Spread.Of(overhead.Orleans.Where(m => m.Makespan is not null).Select(m => m.GatewayJitCpu?.TotalMilliseconds / s.Calls)), "0.00", " ms")}, the GC threads {Fmt(Spread.Of(overhead.Orleans.Where(m => m.Makespan is not null).Select(m => m.GatewayGcCpu?.TotalMilliseconds / s.Calls)), "0.00", " ms")}), {Fmt(WritesPerCall(overhead.Orleans, s), "0.00")} storage writes per call, over {rate.Count} run{Plural(rate.Count)}."));
             }
         }
     }

@@ -89,6 +89,11 @@ public sealed record Measurement
 
     /// <summary>CPU time the gateway process used from just before the run's first POST until its writes were counted ((c) only).</summary>
     public TimeSpan? GatewayCpu { get; init; }
+
+    /// <summary>Of <see cref="GatewayCpu"/>: the JIT's background (tiered) compiler thread, and the GC threads.</summary>
+    public TimeSpan? GatewayJitCpu { get; init; }
+
+    public TimeSpan? GatewayGcCpu { get; init; }
 }
 
 public static class Stats
