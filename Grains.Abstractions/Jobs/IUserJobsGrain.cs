@@ -84,10 +84,12 @@ public sealed record JobAdmission
 [Alias("Orleans.Search.IActiveJobsGrain")]
 public interface IActiveJobsGrain : IGrainWithIntegerKey
 {
-    [Alias("Add")]
+    /// <summary>Adds a job and returns once the shard's row holds it. Interleaves: concurrent adds share one write.</summary>
+    [Alias("Add"), AlwaysInterleave]
     Task AddAsync(string jobId);
 
-    [Alias("Remove")]
+    /// <summary>Removes a job and returns once the shard's row no longer holds it. Interleaves like <see cref="AddAsync"/>.</summary>
+    [Alias("Remove"), AlwaysInterleave]
     Task RemoveAsync(string jobId);
 
     /// <summary>

@@ -8,9 +8,11 @@ public sealed class ActiveJobsState
 }
 
 /// <summary>
-/// One shard of the set of unfinished jobs. <see cref="IActiveJobsGrain.ResumeAllAsync"/> interleaves with adds and
-/// removes (a job that ends during a sweep removes itself without waiting for the sweep, which may be waiting for that
-/// very job), so every write goes through one gate.
+/// One shard of the set of unfinished jobs. Every call interleaves: <see cref="IActiveJobsGrain.ResumeAllAsync"/> with
+/// adds and removes (a job that ends during a sweep removes itself without waiting for the sweep, which may be waiting
+/// for that very job), and adds and removes with each other, so that the creates arriving while the shard writes share
+/// its next write (group commit: 25 concurrent creates on a shard cost about two writes, not 25, each caller still
+/// answered only once its change is stored). Every write goes through one gate.
 /// </summary>
 public sealed class ActiveJobsGrain(
     [PersistentState("active-jobs", SearchStorage.Name)] IPersistentState<ActiveJobsState> state,
@@ -18,21 +20,19 @@ public sealed class ActiveJobsGrain(
 {
     private readonly StateWriteGate<ActiveJobsState> _writes = new(state, logger);
 
-    async Task IActiveJobsGrain.AddAsync(string jobId)
-    {
-        if (state.State.JobIds.Add(jobId))
-        {
-            await WriteOrUndoAsync(() => state.State.JobIds.Remove(jobId));
-        }
-    }
+    Task IActiveJobsGrain.AddAsync(string jobId) => state.State.JobIds.Add(jobId)
+        ? WriteOrUndoAsync(() => state.State.JobIds.Remove(jobId))
+        : UntilStoredAsync();
 
-    async Task IActiveJobsGrain.RemoveAsync(string jobId)
-    {
-        if (state.State.JobIds.Remove(jobId))
-        {
-            await WriteOrUndoAsync(() => state.State.JobIds.Add(jobId));
-        }
-    }
+    Task IActiveJobsGrain.RemoveAsync(string jobId) => state.State.JobIds.Remove(jobId)
+        ? WriteOrUndoAsync(() => state.State.JobIds.Add(jobId))
+        : UntilStoredAsync();
+
+    /// <summary>
+    /// Nothing to change, but the change may be another caller's that is not stored yet (calls interleave): answer once
+    /// the pending write is done, so "added" always means "stored".
+    /// </summary>
+    private Task UntilStoredAsync() => _writes.LastSharedWrite is { IsCompleted: false } pending ? pending : Task.CompletedTask;
 
     async Task<int> IActiveJobsGrain.ResumeAllAsync()
     {
@@ -66,14 +66,15 @@ public sealed class ActiveJobsGrain(
     }
 
     /// <summary>
-    /// Writes; on failure puts the change back, so memory never claims what storage does not hold, and reloads on the
-    /// next call (a write that failed may still have reached the database, leaving this activation's ETag behind).
+    /// Writes (sharing a write that has not started yet); on failure each caller puts its own change back, so memory
+    /// never claims what storage does not hold, and reloads on the next call (a write that failed may still have
+    /// reached the database, leaving this activation's ETag behind).
     /// </summary>
     private async Task WriteOrUndoAsync(Action undo)
     {
         try
         {
-            await _writes.WriteAsync();
+            await _writes.WriteSharedAsync();
         }
         catch
         {

@@ -15,9 +15,9 @@ public sealed class StateWriteGate<T>(IPersistentState<T> state, ILogger? logger
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
-    /// <summary>A retrying write that is waiting for the gate and has not started (and its ticket): later callers share it.</summary>
-    private Task? _queued;
-    private object? _queuedTicket;
+    /// <summary>A write that is waiting for the gate and has not started (and its ticket), by mode: later callers share it.</summary>
+    private readonly Queued _queuedRetrying = new();
+    private readonly Queued _queuedOnce = new();
 
     /// <summary>Writes once; a failure goes to the caller (request paths answer it, e.g. with 503).</summary>
     public Task WriteAsync() => GatedAsync(() => state.WriteStateAsync());
@@ -28,35 +28,58 @@ public sealed class StateWriteGate<T>(IPersistentState<T> state, ILogger? logger
     /// started, so it will store their changes too, and each caller still returns only once its changes are durable.
     /// Ten pages finishing during one write cost one more write, not ten. Grain code only (one thread at a time).
     /// </summary>
-    public Task WriteRetryingAsync(CancellationToken cancellationToken = default)
+    public Task WriteRetryingAsync(CancellationToken cancellationToken = default) => SharedAsync(_queuedRetrying, retrying: true, cancellationToken);
+
+    /// <summary>
+    /// Writes once, failing to the caller like <see cref="WriteAsync"/>, but shared like <see cref="WriteRetryingAsync"/>:
+    /// callers that arrive while one such write waits for the gate ride on it (group commit within a grain whose
+    /// calls interleave). A failure fails every caller that shared the write.
+    /// </summary>
+    public Task WriteSharedAsync() => SharedAsync(_queuedOnce, retrying: false, default);
+
+    /// <summary>The newest write started or queued by <see cref="WriteSharedAsync"/> (completed once nothing is pending).</summary>
+    public Task LastSharedWrite { get; private set; } = Task.CompletedTask;
+
+    private Task SharedAsync(Queued queued, bool retrying, CancellationToken cancellationToken)
     {
-        if (_queued is { } queued)
+        if (queued.Write is { } pending)
         {
-            return queued;
+            return pending;
         }
         var ticket = new object();
-        _queuedTicket = ticket;
-        var write = WriteRetryingCoreAsync(ticket, cancellationToken);
-        if (ReferenceEquals(_queuedTicket, ticket))
+        queued.Ticket = ticket;
+        var write = SharedCoreAsync(queued, ticket, retrying, cancellationToken);
+        if (ReferenceEquals(queued.Ticket, ticket))
         {
             // Still waiting for the gate (it did not start synchronously).
-            _queued = write;
+            queued.Write = write;
+        }
+        if (!retrying)
+        {
+            LastSharedWrite = write;
         }
         return write;
     }
 
-    private async Task WriteRetryingCoreAsync(object ticket, CancellationToken cancellationToken)
+    private async Task SharedCoreAsync(Queued queued, object ticket, bool retrying, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync();
         // From here on this write may read the state at any moment: later changes need a write of their own.
-        if (ReferenceEquals(_queuedTicket, ticket))
+        if (ReferenceEquals(queued.Ticket, ticket))
         {
-            _queuedTicket = null;
-            _queued = null;
+            queued.Ticket = null;
+            queued.Write = null;
         }
         try
         {
-            await WriteWithRetriesAsync(cancellationToken);
+            if (retrying)
+            {
+                await WriteWithRetriesAsync(cancellationToken);
+            }
+            else
+            {
+                await state.WriteStateAsync();
+            }
         }
         finally
         {
@@ -86,6 +109,12 @@ public sealed class StateWriteGate<T>(IPersistentState<T> state, ILogger? logger
     }
 
     public Task ClearAsync() => GatedAsync(() => state.ClearStateAsync());
+
+    private sealed class Queued
+    {
+        public Task? Write;
+        public object? Ticket;
+    }
 
     private async Task GatedAsync(Func<Task> write)
     {

@@ -104,4 +104,24 @@ public sealed class RateLimiterGrainTests(SearchClusterFixture fixture)
         await limiter.ReleaseAsync(granted.LeaseId);
         await Eventually.ReturnsAsync(() => limiter.GetSnapshotAsync(), s => s.InFlight == 0, "the slot to come back", TimeSpan.FromSeconds(5));
     }
+
+    [Fact]
+    public async Task A_short_lease_granted_after_a_long_one_is_still_reclaimed_when_it_expires()
+    {
+        // An unknown key: no rate, no cap, so both leases are granted at once and only expiry can take one back. The
+        // limiter looks for expired leases only once the earliest can be due: a short lease granted after a long one
+        // must bring that moment forward, or it would stay held for the long lease's two minutes.
+        var limiter = Limiter("expiry-" + Guid.NewGuid().ToString("N")[..8]);
+        var longLease = await limiter.AcquireAsync(Request("long-holder", TimeSpan.FromMinutes(2)));
+        var shortLease = await limiter.AcquireAsync(Request("short-holder-that-dies", TimeSpan.FromSeconds(1)));
+        Assert.True(longLease.Granted && shortLease.Granted);
+
+        var snapshot = await Eventually.ReturnsAsync(() => limiter.GetSnapshotAsync(), s => s.LeasesExpired == 1,
+            "the short lease to be reclaimed", TimeSpan.FromSeconds(15));
+        Assert.Equal(1, snapshot.InFlight);
+
+        await limiter.ReleaseAsync(longLease.LeaseId);
+        await Eventually.ReturnsAsync(() => limiter.GetSnapshotAsync(), s => s.InFlight == 0, "the long lease to be released", TimeSpan.FromSeconds(5));
+        Assert.Equal(1, (await limiter.GetSnapshotAsync()).LeasesExpired);
+    }
 }
