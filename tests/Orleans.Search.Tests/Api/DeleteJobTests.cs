@@ -1,78 +1,10 @@
 using System.Net;
-using System.Net.Http.Headers;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.Search.Fakes;
 
 namespace Orleans.Search.Tests.Api;
 
-/// <summary>
-/// A gateway of its own (fresh SQLite file) with keys for alice and bob; provider <c>web</c> answers at once, provider
-/// <c>gated</c> is a second fake whose gate the tests close to hold a job running with a call in flight.
-/// </summary>
-public sealed class DeleteGatewayFixture : IAsyncLifetime
-{
-    public const string AliceKey = "delete-key-alice";
-    public const string BobKey = "delete-key-bob";
-
-    public GatewayHost Gateway { get; private set; } = null!;
-
-    public FakeSearxng Searxng { get; private set; } = null!;
-
-    public FakeSearxng GatedSearxng { get; private set; } = null!;
-
-    public HttpClient Alice { get; private set; } = null!;
-
-    public HttpClient Bob { get; private set; } = null!;
-
-    public string ConnectionString => Gateway.Services.GetRequiredService<IConfiguration>().GetConnectionString("Orleans")!;
-
-    public async Task InitializeAsync()
-    {
-        Searxng = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(5) });
-        GatedSearxng = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(5) });
-        var settings = GatewaySettings.Common(Searxng);
-        TestKeys.Configure(settings, 0, AliceKey, "alice");
-        TestKeys.Configure(settings, 1, BobKey, "bob");
-        settings["Search:Providers:gated:Kind"] = "searxng";
-        settings["Search:Providers:gated:BaseUrl"] = GatedSearxng.BaseUrl.ToString();
-        settings["Search:Providers:gated:MaxAttempts"] = "1";
-        // A held call ends only by a cancel, never by its attempt timeout.
-        settings["Search:Providers:gated:TimeoutSeconds"] = "600";
-        Gateway = await GatewayHost.StartAsync(settings);
-        Alice = Client(AliceKey);
-        Bob = Client(BobKey);
-    }
-
-    private HttpClient Client(string key)
-    {
-        var client = new HttpClient { BaseAddress = Gateway.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
-
-    public async Task DisposeAsync()
-    {
-        GatedSearxng?.Options.OpenGate();
-        Alice?.Dispose();
-        Bob?.Dispose();
-        if (Gateway is not null)
-        {
-            await Gateway.DisposeAsync();
-        }
-        if (GatedSearxng is not null)
-        {
-            await GatedSearxng.DisposeAsync();
-        }
-        if (Searxng is not null)
-        {
-            await Searxng.DisposeAsync();
-        }
-    }
-}
-
-public sealed class DeleteJobTests(DeleteGatewayFixture fixture) : IClassFixture<DeleteGatewayFixture>
+[Collection(ClientsGatewayCollection.Name)]
+public sealed class DeleteJobTests(ClientsGatewayFixture fixture)
 {
     [Fact]
     public async Task Delete_of_a_finished_job_is_204_then_404_and_leaves_no_row_of_it()
