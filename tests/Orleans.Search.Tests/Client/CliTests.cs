@@ -75,10 +75,10 @@ public sealed class CliTests(ClientsGatewayFixture fixture)
             Assert.True(show.ExitCode == ExitCodes.JobNotCompleted, show.ToString());
             Assert.Equal(JobStates.Cancelled, show.Json<JobStatus>().Status);
 
-            // Cancelling a job that ended is a 409 problem: exit 3, the problem on stderr.
+            // Cancelling again changes nothing.
             var again = await RunAsync("cancel", created.JobId, "--json");
-            Assert.True(again.ExitCode == ExitCodes.ApiError, again.ToString());
-            Assert.Equal(409, JsonDocument.Parse(again.Stderr).RootElement.GetProperty("status").GetInt32());
+            Assert.True(again.ExitCode == ExitCodes.Ok, again.ToString());
+            Assert.Equal(JobStates.Cancelled, again.Json<JobStatus>().Status);
 
             var delete = await RunAsync("delete", created.JobId, "--json");
             Assert.True(delete.ExitCode == ExitCodes.Ok, delete.ToString());
@@ -136,6 +136,13 @@ public sealed class CliTests(ClientsGatewayFixture fixture)
         var problem = JsonDocument.Parse(invalid.Stderr).RootElement;
         Assert.Equal(400, problem.GetProperty("status").GetInt32());
         Assert.True(problem.GetProperty("errors").TryGetProperty("provider", out _), invalid.Stderr);
+
+        // Cancelling a job that completed is a 409 problem.
+        var completed = await GatewayApi.CreateJobAsync(fixture.Alice, new { query = TestJobs.UniqueQueries("cli-409", 1)[0] });
+        await GatewayApi.WaitForEndAsync(fixture.Alice, completed.JobId);
+        var conflict = await RunAsync("cancel", completed.JobId, "--json");
+        Assert.True(conflict.ExitCode == ExitCodes.ApiError, conflict.ToString());
+        Assert.Equal(409, JsonDocument.Parse(conflict.Stderr).RootElement.GetProperty("status").GetInt32());
 
         // For people, the same problem in words.
         var words = await RunAsync("search", "x", "--provider", "no-such-provider");

@@ -50,10 +50,11 @@ public sealed class FollowAcrossGatewaysTests
         Assert.True(killed, "the job finished before gateway A could be killed");
 
         // The follower went back through B, carrying on from the last event it had.
+        var log = string.Join("; ", balancer.EventRequests.Select(r => $"{r.Gateway.Port}@{r.LastEventId}: {r.Outcome}"));
         var resumes = balancer.EventRequests.Where(r => r.Gateway == b.BaseAddress).ToList();
-        Assert.NotEmpty(resumes);
+        Assert.True(resumes.Count > 0, $"A on {a.BaseAddress.Port}, B on {b.BaseAddress.Port}; event requests: {log}");
         Assert.Equal(1, balancer.Refused);
-        Assert.All(resumes, r => Assert.True(r.LastEventId > 0, $"resumed with Last-Event-ID {r.LastEventId}"));
+        Assert.All(resumes, r => Assert.True(r.LastEventId > 0, $"resumed with Last-Event-ID {r.LastEventId}; {log}"));
 
         // Everything the job published, read afterwards from the start, arrived once and in order.
         var all = new List<JobEvent>();
@@ -76,7 +77,7 @@ public sealed class FollowAcrossGatewaysTests
     {
         private readonly ConcurrentDictionary<Uri, bool> _down = new();
 
-        public ConcurrentQueue<(Uri Gateway, long LastEventId)> EventRequests { get; } = new();
+        public ConcurrentQueue<EventRequest> EventRequests { get; } = new();
 
         public int Refused => _down.Count;
 
@@ -84,19 +85,24 @@ public sealed class FollowAcrossGatewaysTests
         {
             var gateway = gateways.First(g => !_down.ContainsKey(g));
             request.RequestUri = new Uri(gateway, request.RequestUri!.PathAndQuery);
-            if (request.Headers.TryGetValues("Last-Event-ID", out var ids))
-            {
-                EventRequests.Enqueue((gateway, long.Parse(ids.Single(), System.Globalization.CultureInfo.InvariantCulture)));
-            }
+            // Every request is logged (-1: no Last-Event-ID), for the failure message.
+            var lastEventId = request.Headers.TryGetValues("Last-Event-ID", out var ids)
+                ? long.Parse(ids.Single(), System.Globalization.CultureInfo.InvariantCulture)
+                : -1;
             try
             {
-                return await base.SendAsync(request, cancellationToken);
+                var response = await base.SendAsync(request, cancellationToken);
+                EventRequests.Enqueue(new EventRequest(gateway, lastEventId, ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                return response;
             }
-            catch (HttpRequestException)
+            catch (HttpRequestException ex)
             {
+                EventRequests.Enqueue(new EventRequest(gateway, lastEventId, ex.Message));
                 _down[gateway] = true;
                 throw;
             }
         }
     }
+
+    private sealed record EventRequest(Uri Gateway, long LastEventId, string Outcome);
 }

@@ -60,6 +60,10 @@ public sealed class SearchJobsClientTests(ClientsGatewayFixture fixture) : IAsyn
         var firstPage = await Client.ListAsync(JobStates.Completed, limit: 1);
         Assert.Equal(JobStates.Completed, Assert.Single(firstPage.Items).Status);
 
+        // A job that completed has nothing to cancel: 409.
+        var ended = await Assert.ThrowsAsync<SearchApiException>(() => Client.CancelAsync(created.JobId));
+        Assert.Equal(HttpStatusCode.Conflict, ended.Status);
+
         await Client.DeleteAsync(created.JobId);
         var gone = await Assert.ThrowsAsync<SearchApiException>(() => Client.GetAsync(created.JobId));
         Assert.Equal(HttpStatusCode.NotFound, gone.Status);
@@ -114,8 +118,9 @@ public sealed class SearchJobsClientTests(ClientsGatewayFixture fixture) : IAsyn
             Assert.Equal(JobEventTypes.Cancelled, events[^1].Type);
             Assert.Equal(events.Count, events.Select(e => e.Seq).Distinct().Count());
             TestJobs.AssertWellOrdered(events);
-            var ended = await Assert.ThrowsAsync<SearchApiException>(() => Client.CancelAsync(created.JobId));
-            Assert.Equal(HttpStatusCode.Conflict, ended.Status);
+            // Cancelling again changes nothing.
+            var again = await Client.CancelAsync(created.JobId);
+            Assert.Equal((JobStates.Cancelled, cancelled.CompletedAt), (again.Status, again.CompletedAt));
         }
         finally
         {
