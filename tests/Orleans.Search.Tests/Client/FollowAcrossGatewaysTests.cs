@@ -21,8 +21,6 @@ public sealed class FollowAcrossGatewaysTests
         var gateways = await Task.WhenAll(cluster.StartGatewayAsync(), cluster.StartGatewayAsync());
         var (a, b) = (gateways[0], gateways[1]);
         var queries = TestJobs.UniqueQueries("client-failover", 4);
-        var jobId = await PostgresCluster.CreateJobAsync(a, queries, pages: 3);
-
         var balancer = new FirstLiveGateway([a.BaseAddress, b.BaseAddress]);
         using var http = new HttpClient(balancer) { BaseAddress = new Uri("http://search.balancer.invalid/") };
         var client = new SearchJobsClient(http, new SearchClientOptions
@@ -31,23 +29,31 @@ public sealed class FollowAcrossGatewaysTests
             MaxReconnectDelay = TimeSpan.FromSeconds(2),
         });
 
-        // After a few pages freeze the provider (so the job is surely unfinished), kill A, and let the job go on: the
-        // events it makes meanwhile are read from the job's tail once the follower is back, through B.
+        // The provider holds every call until A is dead, so the job cannot end (nor its events be buffered) before the
+        // kill: A serves the job's first events, and every page and the end have to come through B.
+        cluster.Searxng.Options.CloseGate();
+        var jobId = await PostgresCluster.CreateJobAsync(a, queries, pages: 3);
         var received = new List<JobEvent>();
         var killed = false;
         using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await foreach (var e in client.FollowAsync(jobId, cancellationToken: deadline.Token))
+        try
         {
-            received.Add(e);
-            if (!killed && received.Count(x => x.Type == JobEventTypes.PageCompleted) >= 3)
+            await foreach (var e in client.FollowAsync(jobId, cancellationToken: deadline.Token))
             {
-                cluster.Searxng.Options.CloseGate();
-                a.Kill();
-                killed = true;
-                cluster.Searxng.Options.OpenGate();
+                received.Add(e);
+                if (!killed && e.Type == JobEventTypes.Started)
+                {
+                    a.Kill();
+                    killed = true;
+                    cluster.Searxng.Options.OpenGate();
+                }
             }
         }
-        Assert.True(killed, "the job finished before gateway A could be killed");
+        finally
+        {
+            cluster.Searxng.Options.OpenGate();
+        }
+        Assert.True(killed, "gateway A was never killed");
 
         // The follower went back through B, carrying on from the last event it had.
         var log = string.Join("; ", balancer.EventRequests.Select(r => $"{r.Gateway.Port}@{r.LastEventId}: {r.Outcome}"));
