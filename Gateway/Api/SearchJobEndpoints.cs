@@ -9,7 +9,7 @@ using Orleans.Search.RateLimiting;
 
 namespace Orleans.Search.Gateway.Api;
 
-/// <summary>The search-job HTTP API: create, search-and-wait, list, get, events, cancel, debug and rate limits.</summary>
+/// <summary>The search-job HTTP API: create, search-and-wait, list, get, events, cancel, delete, debug and rate limits.</summary>
 public static class SearchJobEndpoints
 {
     private const int DefaultWaitSeconds = 30;
@@ -30,6 +30,8 @@ public static class SearchJobEndpoints
         api.MapGet("/search-jobs/{id}/events", EventsAsync).WithName("SearchJobEvents")
             .WithSummary("Server-sent events: a snapshot (id = the last seq it reflects) and the events after it, or with Last-Event-ID every event after that");
         api.MapPost("/search-jobs/{id}/cancel", CancelAsync).WithName("CancelSearchJob").WithSummary("Cancel a job, keeping its results so far");
+        api.MapDelete("/search-jobs/{id}", DeleteAsync).WithName("DeleteSearchJob")
+            .WithSummary("Erase a job and everything stored for it, cancelling it first if it runs").Produces(StatusCodes.Status204NoContent);
         api.MapGet("/search-jobs/{id}/debug", DebugAsync).WithName("DebugSearchJob").WithSummary("Per-query attempts, timings and errors");
         api.MapGet("/rate-limits", RateLimitsAsync).WithName("RateLimits").WithSummary("The caller's and each provider's limiter");
         return routes;
@@ -189,6 +191,15 @@ public static class SearchJobEndpoints
             { Status: JobStates.Cancelled } => TypedResults.Ok(status),
             _ => Problems.Conflict($"Job '{id}' already ended '{status.Status}'; there is nothing to cancel."),
         };
+    }
+
+    private static async Task<IResult> DeleteAsync(string id, HttpContext http, IGrainFactory grains)
+    {
+        if (!JobRequests.IsWellFormedJobId(id))
+        {
+            return Problems.NotFound(id);
+        }
+        return await grains.GetGrain<ISearchJobGrain>(id).DeleteAsync(http.User.UserId()) ? TypedResults.NoContent() : Problems.NotFound(id);
     }
 
     private static async Task<IResult> DebugAsync(string id, HttpContext http, IGrainFactory grains)

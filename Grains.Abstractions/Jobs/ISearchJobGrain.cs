@@ -23,6 +23,14 @@ public interface ISearchJobGrain : IGrainWithStringKey
     [Alias("Cancel")]
     Task<JobStatus?> CancelAsync(string requester);
 
+    /// <summary>
+    /// Erases the job and everything it stored (its row, its queries' rows, its index line, its reminder); a running job
+    /// is cancelled first. False when there is no such job for <paramref name="requester"/> (never existed, already deleted,
+    /// or someone else's).
+    /// </summary>
+    [Alias("Delete")]
+    Task<bool> DeleteAsync(string requester);
+
     /// <summary>Retained events with a sequence number greater than <paramref name="afterSeq"/>.</summary>
     [Alias("GetEvents"), AlwaysInterleave]
     Task<JobEventPage?> GetEventsAsync(string requester, long afterSeq);

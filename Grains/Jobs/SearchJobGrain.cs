@@ -813,4 +813,23 @@ public sealed class SearchJobGrain(
             LastSeq = S.NextSeq - 1,
         };
     }
+
+    /// <summary>
+    /// Erases the job for its owner: a running job is cancelled first (its provider calls abort and its stream ends with
+    /// the terminal event), then every row it stored goes the way retention removes them. False for no job or another's.
+    /// </summary>
+    async Task<bool> ISearchJobGrain.DeleteAsync(string requester)
+    {
+        if (!Owns(requester))
+        {
+            return false;
+        }
+        if (!JobStates.IsTerminal(S.Status))
+        {
+            await ((ISearchJobGrain)this).CancelAsync(requester);
+        }
+        logger.LogInformation("Job {JobId}: deleted by its owner", JobId);
+        await DeleteAsync();
+        return true;
+    }
 }
