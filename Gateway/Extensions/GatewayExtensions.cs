@@ -4,6 +4,7 @@ using Orleans.Search.Gateway.Api;
 using Orleans.Search.Gateway.Events;
 using Orleans.Search.Gateway.FrontDoor;
 using Orleans.Search.Gateway.Health;
+using Orleans.Search.Hosting;
 using Orleans.Search.Silo.Hosting;
 using Orleans.Search.Silo.Security;
 
@@ -44,15 +45,7 @@ public static class GatewayExtensions
         builder.AddSearchAuthentication().RequireKeysBeyondLoopback();
         services.AddOpenApi();
 
-        services.AddOptions<SearchOptions>().Bind(builder.Configuration.GetSection(SearchOptions.Section))
-            .PostConfigure(o =>
-            {
-                if (o.Providers.Count == 0)
-                {
-                    o.Providers["local"] = new Providers.SearchProviderOptions { Kind = "local" };
-                }
-            });
-        services.AddOptions<UserLimitOptions>().Bind(builder.Configuration.GetSection(UserLimitOptions.Section));
+        services.AddSearchOptions(builder.Configuration);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<JobRequests>();
         services.AddSingleton<JobSpecReader>();

@@ -217,7 +217,7 @@ public sealed partial class UserJobsGrain(
         {
             return Minute;
         }
-        var wait = finishedAt + TimeSpan.FromHours(Math.Max(0, jobOptions.CurrentValue.RetentionHours)) - now;
+        var wait = finishedAt + jobOptions.CurrentValue.Retention - now;
         return wait < MinStoredRetryAfter ? MinStoredRetryAfter : wait > MaxStoredRetryAfter ? MaxStoredRetryAfter : wait;
     }
 

@@ -74,7 +74,7 @@ public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, I
                 MaxRetryAttempts = o.MaxAttempts - 1,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
-                Delay = TimeSpan.FromMilliseconds(Math.Max(1, o.RetryBaseDelayMs)),
+                Delay = o.RetryBaseDelay,
                 MaxDelay = TimeSpan.FromSeconds(30),
                 ShouldHandle = new PredicateBuilder()
                     .Handle<ProviderException>(ex => ex.IsTransient)
@@ -95,10 +95,11 @@ public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, I
         var call = new ResiliencePipelineBuilder { TimeProvider = time };
         call.AddCircuitBreaker(new CircuitBreakerStrategyOptions
         {
-            FailureRatio = Math.Clamp(o.BreakerFailureRatio, 0.01, 1),
-            MinimumThroughput = Math.Max(2, o.BreakerMinimumThroughput),
-            SamplingDuration = TimeSpan.FromSeconds(Math.Max(0.5, o.BreakerSamplingSeconds)),
-            BreakDuration = TimeSpan.FromSeconds(Math.Max(0.5, o.BreakerBreakSeconds)),
+            // Validated at start (SearchOptionsValidator): within Polly's ranges.
+            FailureRatio = o.BreakerFailureRatio,
+            MinimumThroughput = o.BreakerMinimumThroughput,
+            SamplingDuration = o.BreakerSampling,
+            BreakDuration = o.BreakerBreak,
             ShouldHandle = new PredicateBuilder()
                 .Handle<ProviderException>(ex => ex.StatusCode is null or 408 or >= 500)
                 .Handle<TimeoutRejectedException>(),
@@ -120,7 +121,7 @@ public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, I
                 return default;
             },
         });
-        call.AddTimeout(TimeSpan.FromSeconds(o.TimeoutSeconds > 0 ? o.TimeoutSeconds : 20));
+        call.AddTimeout(o.Timeout);
         return new Pipelines(retry.Build(), call.Build());
     }
 

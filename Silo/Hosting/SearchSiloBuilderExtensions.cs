@@ -2,6 +2,7 @@ using Orleans.Configuration;
 using Orleans.Dashboard;
 using Orleans.Serialization;
 using Orleans.Storage;
+using Orleans.Search.Caching;
 using Orleans.Search.Hosting;
 using Orleans.Search.Jobs;
 using Orleans.Search.Silo.Storage;
@@ -40,6 +41,10 @@ public static class SearchSiloBuilderExtensions
         // A job's resume reminder may be shorter than Orleans' default minimum (tests and small deployments use seconds).
         silo.Services.AddOptions<ReminderOptions>().Configure<IOptions<JobOptions>>((o, jobs) =>
             o.MinimumReminderPeriod = jobs.Value.ResumeReminderPeriod < o.MinimumReminderPeriod ? jobs.Value.ResumeReminderPeriod : o.MinimumReminderPeriod);
+
+        // A cache activation lives as long as its entry may: its collection age follows the configured TTL.
+        silo.Services.AddOptions<GrainCollectionOptions>().Configure<IOptions<CacheOptions>>((o, cache) =>
+            o.ClassSpecificCollectionAge[typeof(ResultCacheGrain).FullName!] = cache.Value.CollectionAge);
 
         // Pulling agents look for new events every 20 ms instead of 100 ms: a page's event reaches SSE sooner
         // (p50 about 15 ms instead of 60). The price: an idle silo polls its queues 5× as often (measured: about 9% of a
