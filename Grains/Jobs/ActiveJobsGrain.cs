@@ -12,7 +12,7 @@ public sealed class ActiveJobsState
 /// removes (a job that ends during a sweep removes itself without waiting for the sweep, which may be waiting for that
 /// very job), so every write goes through one gate.
 /// </summary>
-public sealed class ActiveJobsGrain(
+public sealed partial class ActiveJobsGrain(
     [PersistentState("active-jobs", SearchStorage.Name)] IPersistentState<ActiveJobsState> state,
     ILogger<ActiveJobsGrain> logger) : Grain, IActiveJobsGrain
 {
@@ -45,7 +45,7 @@ public sealed class ActiveJobsGrain(
             }
             catch (Exception ex)
             {
-                logger.LogWarning("Resuming job {JobId} failed: {Error}", id, ex.Message);
+                LogResumeFailed(logger, ex, id);
                 return (Id: id, Unfinished: true, Error: ex);
             }
         }));
@@ -82,4 +82,7 @@ public sealed class ActiveJobsGrain(
             throw;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Resuming job {JobId} failed")]
+    private static partial void LogResumeFailed(ILogger logger, Exception exception, string jobId);
 }
