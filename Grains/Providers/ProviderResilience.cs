@@ -3,6 +3,7 @@ using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
 using Polly.Timeout;
+using CircuitState = Orleans.Search.RateLimiting.CircuitState;
 
 namespace Orleans.Search.Providers;
 
@@ -13,7 +14,7 @@ namespace Orleans.Search.Providers;
 /// and a timeout per attempt. Breaker changes are reported to the provider's limiter grain, so
 /// <c>/api/rate-limits</c> shows them for the whole cluster.
 /// </summary>
-public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, IGrainFactory grains, TimeProvider time, ILogger<ProviderResilience> logger)
+public sealed partial class ProviderResilience(IOptionsMonitor<SearchOptions> options, IGrainFactory grains, TimeProvider time, ILogger<ProviderResilience> logger)
 {
     private static readonly ResiliencePropertyKey<Action<TimeSpan>> RetryObserver = new("orleans-search.retry-observer");
     private readonly ConcurrentDictionary<string, (SearchProviderOptions Options, Pipelines Pipelines)> _pipelines = new(StringComparer.OrdinalIgnoreCase);
@@ -105,19 +106,19 @@ public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, I
                 .Handle<TimeoutRejectedException>(),
             OnOpened = args =>
             {
-                logger.LogWarning("Provider {Provider}: circuit opened for {Duration}", provider, args.BreakDuration);
-                Report(limiter, "open", time.GetUtcNow() + args.BreakDuration, args.Outcome.Exception?.Message);
+                LogCircuitOpened(logger, args.Outcome.Exception, provider, args.BreakDuration);
+                Report(limiter, CircuitState.Open, time.GetUtcNow() + args.BreakDuration, args.Outcome.Exception?.Message);
                 return default;
             },
             OnHalfOpened = _ =>
             {
-                Report(limiter, "half-open", null, null);
+                Report(limiter, CircuitState.HalfOpen, null, null);
                 return default;
             },
             OnClosed = _ =>
             {
-                logger.LogInformation("Provider {Provider}: circuit closed", provider);
-                Report(limiter, "closed", null, null);
+                LogCircuitClosed(logger, provider);
+                Report(limiter, CircuitState.Closed, null, null);
                 return default;
             },
         });
@@ -127,6 +128,12 @@ public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, I
 
     private sealed record Pipelines(ResiliencePipeline Retry, ResiliencePipeline Call);
 
-    private void Report(RateLimiting.IRateLimiterGrain limiter, string state, DateTimeOffset? openUntil, string? error) =>
+    private void Report(RateLimiting.IRateLimiterGrain limiter, CircuitState state, DateTimeOffset? openUntil, string? error) =>
         _ = limiter.ReportCircuitAsync(new RateLimiting.CircuitReport { Silo = _silo, State = state, Since = time.GetUtcNow(), OpenUntil = openUntil, LastError = error });
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Provider {Provider}: circuit opened for {Duration}")]
+    private static partial void LogCircuitOpened(ILogger logger, Exception? exception, string provider, TimeSpan duration);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Provider {Provider}: circuit closed")]
+    private static partial void LogCircuitClosed(ILogger logger, string provider);
 }

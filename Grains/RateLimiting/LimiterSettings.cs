@@ -47,7 +47,7 @@ public sealed class LimiterSettingsSource(IOptionsMonitor<SearchOptions> search,
         {
             return provider.Burst;
         }
-        var headroom = (int)Math.Ceiling(provider.PermitsPerMinute / 60 * provider.JitterTolerance.TotalSeconds);
+        var headroom = (int)Math.Ceiling(provider.PermitsPerMinute / 60 * provider.JitterToleranceMs / 1000);
         return Math.Max(1, provider.Burst - headroom);
     }
 }
