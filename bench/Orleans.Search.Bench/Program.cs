@@ -1,3 +1,4 @@
+using Orleans.Search.Harness;
 using System.Diagnostics;
 using System.Globalization;
 using Orleans.Search.Fakes;
@@ -343,13 +344,13 @@ public sealed class Benchmark(BenchOptions options)
     }
 
     /// <summary>Starts the gateway, trying again if it dies before it is ready (another run on the machine may kill processes).</summary>
-    private async Task<GatewayChild> StartGatewayAsync(string work, Dictionary<string, string> settings, CancellationToken cancellationToken)
+    private async Task<GatewayProcess> StartGatewayAsync(string work, Dictionary<string, string> settings, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await GatewayChild.StartAsync(work, settings, cancellationToken);
+                return await BenchChildren.StartGatewayAsync(work, settings);
             }
             catch (InvalidOperationException ex) when (attempt < 3)
             {
@@ -447,7 +448,7 @@ public sealed class Benchmark(BenchOptions options)
         }, fake, started), scenario);
     }
 
-    private async Task<Measurement> OrleansAsync(Scenario scenario, string provider, HttpClient http, FakeSearxng fake, StorageProbe probe, GatewayChild gateway, CancellationToken cancellationToken)
+    private async Task<Measurement> OrleansAsync(Scenario scenario, string provider, HttpClient http, FakeSearxng fake, StorageProbe probe, GatewayProcess gateway, CancellationToken cancellationToken)
     {
         await QuietAsync(fake, cancellationToken);
         var before = await probe.WritesByGrainTypeAsync(cancellationToken);
