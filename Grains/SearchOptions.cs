@@ -63,7 +63,10 @@ public sealed class JobOptions
     /// </summary>
     public TimeSpan StallCheckPeriod { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How many events a job keeps for replay.</summary>
+    /// <summary>The smallest event tail a job keeps, whatever is configured: a reconnect needs a few events to replay.</summary>
+    public const int MinEventTailLength = 10;
+
+    /// <summary>How many events a job keeps for replay (at least <see cref="MinEventTailLength"/>).</summary>
     public int EventTailLength { get; set; } = 500;
 
     /// <summary>
@@ -71,4 +74,10 @@ public sealed class JobOptions
     /// held is written by a later attempt.
     /// </summary>
     public double StorageRetrySeconds { get; set; } = 300;
+
+    /// <summary><see cref="RetentionHours"/> as a duration.</summary>
+    public TimeSpan Retention => TimeSpan.FromHours(RetentionHours);
+
+    /// <summary><see cref="StorageRetrySeconds"/> as a duration.</summary>
+    public TimeSpan StorageRetry => TimeSpan.FromSeconds(StorageRetrySeconds);
 }

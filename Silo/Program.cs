@@ -7,8 +7,8 @@ var builder = WebApplication.CreateBuilder(args);
 if (args.Contains("migrate"))
 {
     // `dotnet Orleans.Search.Silo.dll migrate`: apply the storage schema and exit.
-    var cluster = ClusterSettings.From(builder.Configuration);
-    var connectionString = cluster.ConnectionString(builder.Configuration);
+    var cluster = ClusterSettings.Read(builder.Configuration);
+    var connectionString = cluster.ConnectionString;
     await (cluster.IsPostgres ? OrleansSchema.ApplyPostgresAsync(connectionString) : OrleansSchema.ApplySqliteAsync(connectionString));
     Console.WriteLine($"Schema applied ({cluster.Storage}).");
     return 0;

@@ -106,7 +106,7 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, TimeProvi
 
     /// <summary>A list cursor as this API gives them out: short, decodable, and naming a well-formed job id.</summary>
     public static bool IsWellFormedCursor(string cursor) =>
-        cursor.Length <= MaxCursorLength && UserJobsGrain.Cursor.TryParse(cursor, out var position) && IsWellFormedJobId(position.JobId);
+        cursor.Length <= MaxCursorLength && JobListCursor.TryParse(cursor, out var position) && IsWellFormedJobId(position.JobId);
 
     /// <summary>A valid spec as a submission. With an idempotency key the job id is derived from it, so a retry finds the same job.</summary>
     public JobSubmission ToSubmission(JobSpec spec, string owner, string? idempotencyKey)

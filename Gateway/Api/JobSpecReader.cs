@@ -3,6 +3,7 @@ using System.Collections.Frozen;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Orleans.Search.Gateway.FrontDoor;
 
 namespace Orleans.Search.Gateway.Api;
@@ -29,7 +30,7 @@ public sealed class JobSpecReader(IOptionsMonitor<HttpLimitOptions> limits)
 
     private static readonly string MemberList = string.Join(", ", Json.GetTypeInfo(typeof(JobSpec)).Properties.Select(p => p.Name));
 
-    public async Task<(JobSpec? Spec, IResult? Problem)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    public async Task<(JobSpec? Spec, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         if (!request.HasJsonContentType())
         {
@@ -77,7 +78,7 @@ public sealed class JobSpecReader(IOptionsMonitor<HttpLimitOptions> limits)
     }
 
     /// <summary>A whole body, already bounded in size.</summary>
-    public static (JobSpec? Spec, IResult? Problem) Parse(ReadOnlySpan<byte> body)
+    public static (JobSpec? Spec, ProblemHttpResult? Problem) Parse(ReadOnlySpan<byte> body)
     {
         if (Inspect(body) is { } error)
         {

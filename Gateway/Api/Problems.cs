@@ -11,10 +11,19 @@ public static class Problems
     public static ProblemHttpResult BadRequest(string detail, string title = "Bad request") =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status400BadRequest, title: title);
 
-    public static ValidationProblem Invalid(Dictionary<string, string[]> errors, string title = "The request is invalid") =>
-        TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(m => m)), title: title);
+    /// <summary>
+    /// 400 with the fields and their messages (<c>errors</c>, as a validation problem). A <see cref="ProblemHttpResult"/>
+    /// like every other problem here, so a handler's typed result names one problem type.
+    /// </summary>
+    public static ProblemHttpResult Invalid(Dictionary<string, string[]> errors, string title = "The request is invalid") =>
+        TypedResults.Problem(new HttpValidationProblemDetails(errors)
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Title = title,
+            Detail = string.Join(" ", errors.Values.SelectMany(m => m)),
+        });
 
-    public static ValidationProblem InvalidField(string field, string message) =>
+    public static ProblemHttpResult InvalidField(string field, string message) =>
         Invalid(new Dictionary<string, string[]> { [field] = [message] });
 
     public static ProblemHttpResult Conflict(string detail) =>

@@ -37,15 +37,16 @@ public static class SearchJobEndpoints
         return routes;
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext http, JobRequests requests, IGrainFactory grains, IOptionsMonitor<UserLimitOptions> limits)
+    private static async Task<Results<Accepted<JobStatus>, ProblemHttpResult>> CreateAsync([AsParameters] SubmitServices submit)
     {
-        var (created, problem) = await SubmitAsync(http, requests, grains, limits);
-        return problem ?? TypedResults.Accepted($"/api/search-jobs/{created!.JobId}", created.Status);
+        var (created, problem) = await SubmitAsync(submit);
+        return problem is not null ? problem : TypedResults.Accepted($"/api/search-jobs/{created!.JobId}", created.Status);
     }
 
-    private static async Task<IResult> SearchAsync(HttpContext http, JobRequests requests, IGrainFactory grains, IOptionsMonitor<UserLimitOptions> limits,
+    private static async Task<Results<Ok<JobStatus>, Accepted<JobStatus>, ProblemHttpResult>> SearchAsync([AsParameters] SubmitServices submit,
         JobEventFeed feed, OpenStreamPermits streams, [FromQuery(Name = "waitSeconds")] string? waitSecondsText)
     {
+        var http = submit.Http;
         // Bound as text: a value that is not a number gets a problem naming it, not the framework's bare 400.
         int? waitSeconds = null;
         if (waitSecondsText is not null)
@@ -65,7 +66,7 @@ public static class SearchJobEndpoints
         {
             return TooManyStreams(http, streams.Max);
         }
-        var (created, problem) = await SubmitAsync(http, requests, grains, limits);
+        var (created, problem) = await SubmitAsync(submit);
         if (problem is not null)
         {
             return problem;
@@ -86,23 +87,37 @@ public static class SearchJobEndpoints
         catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
         {
         }
-        var job = grains.GetGrain<ISearchJobGrain>(created!.JobId);
+        var job = submit.Grains.GetGrain<ISearchJobGrain>(created!.JobId);
         var status = await job.GetStatusAsync(user, includeResults: true);
         return status is null ? Problems.NotFound(created.JobId)
             : JobStates.IsTerminal(status.Status) ? TypedResults.Ok(status)
             : TypedResults.Accepted($"/api/search-jobs/{status.JobId}", status);
     }
 
-    /// <summary>Reads, validates and submits a spec. Returns the created job's status (and the spec's wait) or a problem.</summary>
-    private static async Task<(Created? Job, IResult? Problem)> SubmitAsync(HttpContext http, JobRequests requests, IGrainFactory grains, IOptionsMonitor<UserLimitOptions> limits)
+    /// <summary>What creating a job needs from the request and the services.</summary>
+    private sealed class SubmitServices(HttpContext http, JobSpecReader reader, JobRequests requests, IGrainFactory grains, IOptionsMonitor<UserLimitOptions> limits)
     {
+        public HttpContext Http { get; } = http;
+        public JobSpecReader Reader { get; } = reader;
+        public JobRequests Requests { get; } = requests;
+        public IGrainFactory Grains { get; } = grains;
+        public IOptionsMonitor<UserLimitOptions> Limits { get; } = limits;
+    }
+
+    /// <summary>
+    /// Reads and validates a spec, then admits and submits it with one call on the user's job index (which applies the
+    /// job limits). Returns the job's status (and the spec's wait) or a problem.
+    /// </summary>
+    private static async Task<(Created? Job, ProblemHttpResult? Problem)> SubmitAsync(SubmitServices submit)
+    {
+        var http = submit.Http;
         var user = http.User.UserId();
-        var (spec, problem) = await ReadSpecAsync(http);
+        var (spec, problem) = await submit.Reader.ReadAsync(http.Request, http.RequestAborted);
         if (problem is not null)
         {
             return (null, problem);
         }
-        var errors = requests.Validate(spec!);
+        var errors = submit.Requests.Validate(spec!);
         if (errors.Count > 0)
         {
             return (null, Problems.Invalid(errors, "The job spec is invalid"));
@@ -113,42 +128,19 @@ public static class SearchJobEndpoints
             return (null, Problems.InvalidField("Idempotency-Key", keyError));
         }
 
-        var submission = requests.ToSubmission(spec!, user, idempotencyKey);
-        var job = grains.GetGrain<ISearchJobGrain>(submission.JobId);
-        var userJobs = grains.GetGrain<IUserJobsGrain>(user);
-        var jobLimits = limits.CurrentValue.JobLimits;
-        // Admission reserves a place atomically (a count read here would let concurrent creates overshoot a limit); the
-        // reservation is released once the submitted job is indexed. A retry of a job that exists is never refused.
-        var reserved = false;
-        if (jobLimits.Any && (idempotencyKey is null || await job.GetStatusAsync(user, includeResults: false) is null))
+        var submission = submit.Requests.ToSubmission(spec!, user, idempotencyKey);
+        var outcome = await submit.Grains.GetGrain<IUserJobsGrain>(user)
+            .SubmitAsync(submission, submit.Limits.CurrentValue.JobLimits, idempotent: idempotencyKey is not null);
+        return outcome switch
         {
-            var admission = await userJobs.TryReserveAsync(submission.JobId, jobLimits);
-            if (!admission.Admitted)
-            {
-                return (null, Refused(http, admission));
-            }
-            reserved = true;
-        }
-        try
-        {
-            var status = await job.SubmitAsync(submission);
-            return (new Created(status, spec!.WaitSeconds), null);
-        }
-        catch (JobConflictException ex)
-        {
-            return (null, TypedResults.Problem(ex.Message, statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency-Key reused"));
-        }
-        finally
-        {
-            if (reserved)
-            {
-                await userJobs.ReleaseReservationAsync(submission.JobId);
-            }
-        }
+            { Status: { } status } => (new Created(status, spec!.WaitSeconds), null),
+            { Refusal: { } refusal } => (null, Refused(http, refusal)),
+            _ => (null, TypedResults.Problem(outcome.Conflict, statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency-Key reused")),
+        };
     }
 
     /// <summary>A 429 problem for a job admission refused, saying which limit and when to retry.</summary>
-    private static IResult Refused(HttpContext http, JobAdmission admission)
+    private static ProblemHttpResult Refused(HttpContext http, JobAdmission admission)
     {
         var seconds = Math.Max(1, (long)Math.Ceiling(admission.RetryAfter.TotalSeconds));
         http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -165,10 +157,7 @@ public static class SearchJobEndpoints
         return TypedResults.Problem(detail, statusCode: StatusCodes.Status429TooManyRequests, title: title);
     }
 
-    private static Task<(JobSpec? Spec, IResult? Problem)> ReadSpecAsync(HttpContext http) =>
-        http.RequestServices.GetRequiredService<JobSpecReader>().ReadAsync(http.Request, http.RequestAborted);
-
-    private static async Task<IResult> GetAsync(string id, HttpContext http, IGrainFactory grains)
+    private static async Task<Results<Ok<JobStatus>, ProblemHttpResult>> GetAsync(string id, HttpContext http, IGrainFactory grains)
     {
         if (!JobRequests.IsWellFormedJobId(id))
         {
@@ -178,7 +167,7 @@ public static class SearchJobEndpoints
         return status is null ? Problems.NotFound(id) : TypedResults.Ok(status);
     }
 
-    private static async Task<IResult> CancelAsync(string id, HttpContext http, IGrainFactory grains)
+    private static async Task<Results<Ok<JobStatus>, ProblemHttpResult>> CancelAsync(string id, HttpContext http, IGrainFactory grains)
     {
         if (!JobRequests.IsWellFormedJobId(id))
         {
@@ -193,7 +182,7 @@ public static class SearchJobEndpoints
         };
     }
 
-    private static async Task<IResult> DeleteAsync(string id, HttpContext http, IGrainFactory grains)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, HttpContext http, IGrainFactory grains)
     {
         if (!JobRequests.IsWellFormedJobId(id))
         {
@@ -202,7 +191,7 @@ public static class SearchJobEndpoints
         return await grains.GetGrain<ISearchJobGrain>(id).DeleteAsync(http.User.UserId()) ? TypedResults.NoContent() : Problems.NotFound(id);
     }
 
-    private static async Task<IResult> DebugAsync(string id, HttpContext http, IGrainFactory grains)
+    private static async Task<Results<Ok<JobDebug>, ProblemHttpResult>> DebugAsync(string id, HttpContext http, IGrainFactory grains)
     {
         if (!JobRequests.IsWellFormedJobId(id))
         {
@@ -212,7 +201,7 @@ public static class SearchJobEndpoints
         return debug is null ? Problems.NotFound(id) : TypedResults.Ok(debug);
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, IGrainFactory grains, string? status, string? limit, string? cursor)
+    private static async Task<Results<Ok<JobList>, ProblemHttpResult>> ListAsync(HttpContext http, IGrainFactory grains, string? status, string? limit, string? cursor)
     {
         if (status is not null && !JobStates.All.Contains(status))
         {
@@ -230,7 +219,7 @@ public static class SearchJobEndpoints
         return TypedResults.Ok(await grains.GetGrain<IUserJobsGrain>(http.User.UserId()).ListAsync(status, take, cursor));
     }
 
-    private static async Task<IResult> EventsAsync(string id, HttpContext http, IGrainFactory grains, JobEventFeed feed, OpenStreamPermits streams,
+    private static async Task<Results<JobEventStreamResult, ProblemHttpResult>> EventsAsync(string id, HttpContext http, IGrainFactory grains, JobEventFeed feed, OpenStreamPermits streams,
         [FromHeader(Name = "Last-Event-ID")] string? lastEventIdHeader, [FromQuery] string? lastEventId)
     {
         var lastText = lastEventIdHeader ?? lastEventId;
@@ -255,7 +244,7 @@ public static class SearchJobEndpoints
     }
 
     /// <summary>429: the user holds as many event streams and waits open as they may.</summary>
-    private static IResult TooManyStreams(HttpContext http, int max)
+    private static ProblemHttpResult TooManyStreams(HttpContext http, int max)
     {
         http.Response.Headers.RetryAfter = "5";
         return TypedResults.Problem(
@@ -263,7 +252,7 @@ public static class SearchJobEndpoints
             statusCode: StatusCodes.Status429TooManyRequests, title: "Too many open streams");
     }
 
-    private static async Task<IResult> RateLimitsAsync(HttpContext http, IGrainFactory grains, IOptionsMonitor<SearchOptions> search)
+    private static async Task<Ok<RateLimitsView>> RateLimitsAsync(HttpContext http, IGrainFactory grains, IOptionsMonitor<SearchOptions> search)
     {
         var user = grains.GetGrain<IRateLimiterGrain>(LimiterKeys.User(http.User.UserId())).GetSnapshotAsync();
         var providers = await Task.WhenAll(search.CurrentValue.Providers.Keys.Order()

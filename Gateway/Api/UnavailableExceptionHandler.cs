@@ -9,7 +9,7 @@ namespace Orleans.Search.Gateway.Api;
 /// When the database or the cluster is away, callers get a 503 problem with Retry-After at once, not a hang
 /// or a bare 500: their request can be retried safely (creates with an Idempotency-Key are idempotent).
 /// </summary>
-public sealed class UnavailableExceptionHandler(IProblemDetailsService problems, ILogger<UnavailableExceptionHandler> logger) : IExceptionHandler
+public sealed partial class UnavailableExceptionHandler(IProblemDetailsService problems, ILogger<UnavailableExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
     {
@@ -18,7 +18,7 @@ public sealed class UnavailableExceptionHandler(IProblemDetailsService problems,
         {
             return false;
         }
-        logger.LogWarning("Answering 503: {Cause}: {Error}", cause, exception.Message);
+        LogUnavailable(logger, exception, cause);
         http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         http.Response.Headers.RetryAfter = "5";
         return await problems.TryWriteAsync(new ProblemDetailsContext
@@ -50,4 +50,7 @@ public sealed class UnavailableExceptionHandler(IProblemDetailsService problems,
         }
         return exception is AggregateException aggregate ? aggregate.InnerExceptions.Select(Unavailability).FirstOrDefault(c => c is not null) : null;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Answering 503: the {Cause} is not reachable")]
+    private static partial void LogUnavailable(ILogger logger, Exception exception, string cause);
 }

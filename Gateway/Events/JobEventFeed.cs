@@ -25,7 +25,7 @@ public sealed record JobFeedItem(string Type, JobStatus? Snapshot, JobEvent? Eve
 /// The progress stream carries what happens next; the job's own tail fills any gap (a lost stream message,
 /// a subscription made late, a resumed job), and is polled if the stream goes quiet. Ends after the terminal event.
 /// </summary>
-public sealed class JobEventFeed(IClusterClient cluster, ILogger<JobEventFeed> logger)
+public sealed partial class JobEventFeed(IClusterClient cluster, ILogger<JobEventFeed> logger)
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
 
@@ -143,7 +143,7 @@ public sealed class JobEventFeed(IClusterClient cluster, ILogger<JobEventFeed> l
                 }
                 catch (Exception ex)
                 {
-                    logger.LogDebug(ex, "Unsubscribing from job {JobId} failed", jobId);
+                    LogUnsubscribeFailed(logger, ex, jobId);
                 }
             }
         }
@@ -186,8 +186,14 @@ public sealed class JobEventFeed(IClusterClient cluster, ILogger<JobEventFeed> l
         catch (Exception ex)
         {
             // Still correct without the stream: the feed polls the job's tail.
-            logger.LogWarning(ex, "Subscribing to job {JobId} failed; following by polling", jobId);
+            LogSubscribeFailed(logger, ex, jobId);
             return null;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Unsubscribing from job {JobId} failed")]
+    private static partial void LogUnsubscribeFailed(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Subscribing to job {JobId} failed; following by polling")]
+    private static partial void LogSubscribeFailed(ILogger logger, Exception exception, string jobId);
 }

@@ -4,7 +4,7 @@ using Orleans.Search.Gateway.Api;
 using Orleans.Search.Gateway.Events;
 using Orleans.Search.Gateway.FrontDoor;
 using Orleans.Search.Gateway.Health;
-using Orleans.Dashboard;
+using Orleans.Search.Hosting;
 using Orleans.Search.Silo.Hosting;
 using Orleans.Search.Silo.Security;
 
@@ -16,41 +16,14 @@ public static class GatewayExtensions
     public static WebApplicationBuilder AddSearchCluster(this WebApplicationBuilder builder)
     {
         var configuration = builder.Configuration;
-        var cluster = ClusterSettings.From(configuration);
+        var cluster = ClusterSettings.For(builder.Services, configuration);
         if (cluster.Mode == "embedded")
         {
             builder.UseOrleans(silo => silo.UseSearchClustering(configuration).AddSearchSilo(configuration));
         }
         else
         {
-            builder.UseOrleansClient(client =>
-            {
-                if (cluster.IsAdoNetMembership)
-                {
-                    client.UseAdoNetClustering(o =>
-                    {
-                        o.Invariant = cluster.Invariant;
-                        o.ConnectionString = cluster.ConnectionString(configuration);
-                    });
-                }
-                else
-                {
-                    client.UseLocalhostClustering(cluster.GatewayPort, cluster.ServiceId, cluster.ClusterId);
-                }
-                client.Configure<Orleans.Configuration.ClusterOptions>(o =>
-                {
-                    o.ClusterId = cluster.ClusterId;
-                    o.ServiceId = cluster.ServiceId;
-                });
-                client.Services.AddDatabaseExceptionSerialization();
-                client.AddMemoryStreams(SearchStreams.ProviderName);
-                // Notice new and dead silos' gateways quickly.
-                client.Configure<Orleans.Configuration.GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
-                if (OperationsExtensions.DashboardEnabled(configuration))
-                {
-                    client.AddDashboard();
-                }
-            });
+            builder.UseOrleansClient(client => client.UseSearchClustering(configuration));
         }
         return builder;
     }
@@ -72,15 +45,7 @@ public static class GatewayExtensions
         builder.AddSearchAuthentication().RequireKeysBeyondLoopback();
         services.AddOpenApi();
 
-        services.AddOptions<SearchOptions>().Bind(builder.Configuration.GetSection(SearchOptions.Section))
-            .PostConfigure(o =>
-            {
-                if (o.Providers.Count == 0)
-                {
-                    o.Providers["local"] = new Providers.SearchProviderOptions { Kind = "local" };
-                }
-            });
-        services.AddOptions<UserLimitOptions>().Bind(builder.Configuration.GetSection(UserLimitOptions.Section));
+        services.AddSearchOptions(builder.Configuration);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<JobRequests>();
         services.AddSingleton<JobSpecReader>();

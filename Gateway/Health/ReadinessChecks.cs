@@ -24,16 +24,15 @@ public sealed class ClusterHealthCheck(IGrainFactory grains) : IHealthCheck
 }
 
 /// <summary>Ready when the configured database answers.</summary>
-public sealed class StorageHealthCheck(IConfiguration configuration) : IHealthCheck
+public sealed class StorageHealthCheck(ClusterSettings cluster) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var cluster = ClusterSettings.From(configuration);
         try
         {
             await using DbConnection connection = cluster.IsPostgres
-                ? new NpgsqlConnection(cluster.ConnectionString(configuration))
-                : new SqliteConnection(cluster.ConnectionString(configuration));
+                ? new NpgsqlConnection(cluster.ConnectionString)
+                : new SqliteConnection(cluster.ConnectionString);
             await connection.OpenAsync(cancellationToken);
             await using var command = connection.CreateCommand();
             command.CommandText = "SELECT 1";

@@ -24,15 +24,18 @@ public interface IUserJobsGrain : IGrainWithStringKey
     Task<int> CountActiveAsync();
 
     /// <summary>
-    /// Admission of a job about to be submitted: admits it only while every limit in <paramref name="limits"/> has room,
-    /// counting jobs admitted but not indexed yet, so concurrent creates cannot overshoot a limit. A job already reserved
-    /// is admitted again. Release the reservation once the job was submitted (or was not).
+    /// Admits and submits a job in one call: reserves a place while every limit in <paramref name="limits"/> has room
+    /// (counting jobs admitted but not indexed yet, so concurrent creates cannot overshoot a limit), submits the job with
+    /// <see cref="ISearchJobGrain.SubmitAsync"/>, and releases the reservation once the job indexed itself (or was not
+    /// created). With <paramref name="idempotent"/> (the job id comes from an <c>Idempotency-Key</c>) a retry of a job that
+    /// exists is never refused, and concurrent submissions of one id make one job.
     /// </summary>
-    [Alias("TryReserveJob")]
-    Task<JobAdmission> TryReserveAsync(string jobId, JobLimits limits);
-
-    [Alias("ReleaseReservation")]
-    Task ReleaseReservationAsync(string jobId);
+    /// <remarks>
+    /// Interleaves with the grain's other calls: the submitted job indexes itself with <see cref="UpsertAsync"/> before it
+    /// answers, and other creates of the user go on meanwhile. Admission's own counting runs without an await.
+    /// </remarks>
+    [Alias("SubmitJob"), AlwaysInterleave]
+    Task<JobSubmitOutcome> SubmitAsync(JobSubmission submission, JobLimits limits, bool idempotent);
 }
 
 /// <summary>A user's job limits as admission applies them; 0 turns a limit off.</summary>
@@ -59,7 +62,7 @@ public static class JobLimitNames
     public const string Stored = "stored";
 }
 
-/// <summary>The answer of <see cref="IUserJobsGrain.TryReserveAsync"/>.</summary>
+/// <summary>Admission's answer: admitted, or refused by a limit (then with what to tell the caller).</summary>
 [GenerateSerializer, Immutable, Alias("Orleans.Search.JobAdmission")]
 public sealed record JobAdmission
 {
@@ -77,43 +80,22 @@ public sealed record JobAdmission
     [Id(4)] public TimeSpan RetryAfter { get; init; }
 }
 
-/// <summary>
-/// One shard of the cluster-wide set of unfinished jobs (key = shard number). Silos poke every job in it
-/// at startup, so an unfinished job resumes within seconds instead of waiting for its reminder.
-/// </summary>
-[Alias("Orleans.Search.IActiveJobsGrain")]
-public interface IActiveJobsGrain : IGrainWithIntegerKey
+/// <summary>The answer of <see cref="IUserJobsGrain.SubmitAsync"/>: exactly one of its members is set.</summary>
+[GenerateSerializer, Immutable, Alias("Orleans.Search.JobSubmitOutcome")]
+public sealed record JobSubmitOutcome
 {
-    /// <summary>Adds a job and returns once the shard's row holds it. Interleaves: concurrent adds share one write.</summary>
-    [Alias("Add"), AlwaysInterleave]
-    Task AddAsync(string jobId);
+    /// <summary>Admitted: the job's status (a new job's, or the existing one's on a retry).</summary>
+    [Id(0)] public JobStatus? Status { get; init; }
 
-    /// <summary>Removes a job and returns once the shard's row no longer holds it. Interleaves like <see cref="AddAsync"/>.</summary>
-    [Alias("Remove"), AlwaysInterleave]
-    Task RemoveAsync(string jobId);
+    /// <summary>Refused by a limit.</summary>
+    [Id(1)] public JobAdmission? Refusal { get; init; }
 
-    /// <summary>
-    /// Calls <see cref="ISearchJobGrain.ResumeAsync"/> on every job in the shard and drops, in one write, those that are
-    /// finished or gone; returns how many are still unfinished. Throws after trying them all if any failed. Interleaves with
-    /// <see cref="AddAsync"/> and <see cref="RemoveAsync"/>, so a job that ends (and leaves the shard) meanwhile never waits for it.
-    /// </summary>
-    [Alias("ResumeAllUnfinished"), AlwaysInterleave]
-    Task<int> ResumeAllAsync();
-}
+    /// <summary>The id is taken by a job with another request (an <c>Idempotency-Key</c> reused with another body).</summary>
+    [Id(2)] public string? Conflict { get; init; }
 
-/// <summary>How jobs map to <see cref="IActiveJobsGrain"/> shards.</summary>
-public static class ActiveJobShards
-{
-    public const int Count = 8;
+    public static JobSubmitOutcome Admitted(JobStatus status) => new() { Status = status };
 
-    /// <summary>A stable shard for a job id (string.GetHashCode is randomized per process).</summary>
-    public static int Of(string jobId)
-    {
-        var hash = 2166136261u;
-        foreach (var c in jobId)
-        {
-            hash = (hash ^ c) * 16777619u;
-        }
-        return (int)(hash % Count);
-    }
+    public static JobSubmitOutcome Refused(JobAdmission refusal) => new() { Refusal = refusal };
+
+    public static JobSubmitOutcome Conflicting(string message) => new() { Conflict = message };
 }

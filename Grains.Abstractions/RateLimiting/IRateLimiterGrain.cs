@@ -98,8 +98,8 @@ public sealed record LimiterSnapshot
     /// <summary>No permit is granted before this (a provider's Retry-After).</summary>
     [Id(10)] public DateTimeOffset? PausedUntil { get; init; }
 
-    /// <summary><c>closed</c>, <c>open</c> or <c>half-open</c>: open if any silo's breaker is open.</summary>
-    [Id(11)] public string Circuit { get; init; } = "closed";
+    /// <summary>Open if any silo's breaker is open, else half-open if any is, else closed.</summary>
+    [Id(11)] public CircuitState Circuit { get; init; }
     [Id(12)] public IReadOnlyList<CircuitReport> Circuits { get; init; } = [];
 
     /// <summary>The burst the limiter grants: the configured one less the headroom kept for jitter.</summary>
@@ -119,7 +119,7 @@ public sealed record PermitOutcome
 public sealed record CircuitReport
 {
     [Id(0)] public required string Silo { get; init; }
-    [Id(1)] public required string State { get; init; }
+    [Id(1)] public required CircuitState State { get; init; }
     [Id(2)] public DateTimeOffset Since { get; init; }
 
     /// <summary>When an open breaker lets a trial call through.</summary>

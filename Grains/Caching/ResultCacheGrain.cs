@@ -1,22 +1,13 @@
 using Orleans.Search.Cluster;
-using Orleans.Search.Caching;
 
 namespace Orleans.Search.Caching;
 
-/// <summary>The <c>Search:Cache</c> section.</summary>
-public sealed class CacheOptions
-{
-    public const string Section = "Search:Cache";
-
-    public TimeSpan Ttl { get; set; } = TimeSpan.FromHours(1);
-}
-
 /// <summary>
 /// In memory: a cache entry is cheap to lose. Reentrant so waiters never block; the activation lives as long
-/// as an entry may (collection age), and one fetch at a time is in flight (a dead fetcher's turn times out, and ends
+/// as an entry may (collection age: <see cref="CacheOptions.CollectionAge"/>, set by the silo), and one fetch at a time is in flight (a dead fetcher's turn times out, and ends
 /// at once when the fetcher's silo is declared dead).
 /// </summary>
-[Reentrant, CollectionAgeLimit(Minutes = 65)]
+[Reentrant]
 public sealed class ResultCacheGrain(IOptionsMonitor<CacheOptions> options, IClusterMembershipService membership, TimeProvider time)
     : Grain, IResultCacheGrain
 {

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Search.Caching;
 using Orleans.Search.Providers;
 using Orleans.Search.Providers.Local;
 using Orleans.Search.Providers.Searxng;
@@ -9,9 +10,16 @@ namespace Orleans.Search.Hosting;
 
 public static class SearchServiceCollectionExtensions
 {
-    /// <summary>What the grains need: options, providers, resilience pipelines, limiter plumbing and the clock.</summary>
-    public static IServiceCollection AddSearchGrainServices(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>
+    /// The options the grains and the API share, each bound once from its section and validated when the host starts
+    /// (a bad value stops it with a message naming the key). Safe to call again: a gateway with an embedded silo does.
+    /// </summary>
+    public static IServiceCollection AddSearchOptions(this IServiceCollection services, IConfiguration configuration)
     {
+        if (services.Any(d => d.ServiceType == typeof(IValidateOptions<SearchOptions>) && d.ImplementationType == typeof(SearchOptionsValidator)))
+        {
+            return services;
+        }
         services.AddOptions<SearchOptions>().Bind(configuration.GetSection(SearchOptions.Section))
             .PostConfigure(o =>
             {
@@ -21,18 +29,21 @@ public static class SearchServiceCollectionExtensions
                     o.Providers["local"] = new SearchProviderOptions { Kind = "local", Path = LocalProviderFactory.DefaultPath };
                 }
             })
-            .Validate(o => o.MaxResponseBytes > 0, "Search:MaxResponseBytes must be positive.")
-            .Validate(o => double.IsFinite(o.MaxPauseSeconds) && o.MaxPauseSeconds >= 0, "Search:MaxPauseSeconds must be 0 or more.")
-            .Validate(o => o.Providers.Values.All(p => p.MaxFileBytes > 0 && p.MaxFiles > 0), "Search:Providers:{name}:MaxFileBytes and MaxFiles must be positive.")
             .ValidateOnStart();
-        services.AddOptions<UserLimitOptions>().Bind(configuration.GetSection(UserLimitOptions.Section))
-            .Validate(o => o.MaxActiveJobs >= 0 && o.MaxJobsPerMinute >= 0 && o.MaxStoredJobs >= 0,
-                "Limits:User:MaxActiveJobs, MaxJobsPerMinute and MaxStoredJobs must be 0 (no limit) or more.")
-            .ValidateOnStart();
-        services.AddOptions<JobOptions>().Bind(configuration.GetSection(JobOptions.Section))
-            .Validate(o => o.StallCheckPeriod > TimeSpan.Zero, "Jobs:StallCheckPeriod must be positive.")
-            .ValidateOnStart();
-        services.AddOptions<Caching.CacheOptions>().Bind(configuration.GetSection(Caching.CacheOptions.Section));
+        services.AddSingleton<IValidateOptions<SearchOptions>, SearchOptionsValidator>();
+        services.AddOptions<UserLimitOptions>().Bind(configuration.GetSection(UserLimitOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<UserLimitOptions>, UserLimitOptionsValidator>();
+        services.AddOptions<JobOptions>().Bind(configuration.GetSection(JobOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<JobOptions>, JobOptionsValidator>();
+        services.AddOptions<CacheOptions>().Bind(configuration.GetSection(CacheOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CacheOptions>, CacheOptionsValidator>();
+        return services;
+    }
+
+    /// <summary>What the grains need: options, providers, resilience pipelines, limiter plumbing and the clock.</summary>
+    public static IServiceCollection AddSearchGrainServices(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSearchOptions(configuration);
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddHttpClient(SearxngProviderFactory.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan);

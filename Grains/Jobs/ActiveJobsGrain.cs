@@ -14,7 +14,7 @@ public sealed class ActiveJobsState
 /// its next write (group commit: 25 concurrent creates on a shard cost about two writes, not 25, each caller still
 /// answered only once its change is stored). Every write goes through one gate.
 /// </summary>
-public sealed class ActiveJobsGrain(
+public sealed partial class ActiveJobsGrain(
     [PersistentState("active-jobs", SearchStorage.Name)] IPersistentState<ActiveJobsState> state,
     ILogger<ActiveJobsGrain> logger) : Grain, IActiveJobsGrain
 {
@@ -45,7 +45,7 @@ public sealed class ActiveJobsGrain(
             }
             catch (Exception ex)
             {
-                logger.LogWarning("Resuming job {JobId} failed: {Error}", id, ex.Message);
+                LogResumeFailed(logger, ex, id);
                 return (Id: id, Unfinished: true, Error: ex);
             }
         }));
@@ -83,4 +83,7 @@ public sealed class ActiveJobsGrain(
             throw;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Resuming job {JobId} failed")]
+    private static partial void LogResumeFailed(ILogger logger, Exception exception, string jobId);
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Orleans.Search.Storage;
 
 namespace Orleans.Search.Jobs;
@@ -108,19 +107,61 @@ public sealed partial class UserJobsGrain(
 
     async Task<JobList> IUserJobsGrain.ListAsync(string? status, int limit, string? cursor)
     {
-        JobPosition? after = Cursor.TryParse(cursor, out var position) ? new JobPosition(position.CreatedAt, position.JobId) : null;
+        JobPosition? after = JobListCursor.TryParse(cursor, out var position) ? new JobPosition(position.CreatedAt, position.JobId) : null;
         var page = (await store.ListAsync(UserId, status, limit + 1, after)).ToList();
         var more = page.Count > limit;
         if (more)
         {
             page.RemoveAt(page.Count - 1);
         }
-        return new JobList { Items = page, NextCursor = more ? Cursor.Format(page[^1]) : null };
+        return new JobList { Items = page, NextCursor = more ? JobListCursor.Format(page[^1]) : null };
     }
 
     Task<int> IUserJobsGrain.CountActiveAsync() => Task.FromResult(_active);
 
-    async Task<JobAdmission> IUserJobsGrain.TryReserveAsync(string jobId, JobLimits limits)
+    async Task<JobSubmitOutcome> IUserJobsGrain.SubmitAsync(JobSubmission submission, JobLimits limits, bool idempotent)
+    {
+        if (submission.Owner != UserId)
+        {
+            throw new ArgumentException($"A job of user '{submission.Owner}' was submitted to the index of user '{UserId}'.", nameof(submission));
+        }
+        var job = GrainFactory.GetGrain<ISearchJobGrain>(submission.JobId);
+        // A retry of a job that exists is never refused; without an Idempotency-Key the id is new, so there is nothing to ask.
+        var reserved = limits.Any && (!idempotent || await job.GetStatusAsync(submission.Owner, includeResults: false) is null);
+        if (reserved)
+        {
+            var admission = await TryReserveAsync(submission.JobId, limits);
+            if (!admission.Admitted)
+            {
+                return JobSubmitOutcome.Refused(admission);
+            }
+        }
+        try
+        {
+            // The job indexes itself (UpsertAsync here) before it answers: its call comes back along this call chain.
+            using var reentry = RequestContext.AllowCallChainReentrancy();
+            return JobSubmitOutcome.Admitted(await job.SubmitAsync(submission));
+        }
+        catch (JobConflictException ex)
+        {
+            return JobSubmitOutcome.Conflicting(ex.Message);
+        }
+        finally
+        {
+            if (reserved)
+            {
+                // Indexed by now (then UpsertAsync already dropped it) or not created: either way it no longer counts.
+                _reservations.Remove(submission.JobId);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reserves a place for a job about to be submitted while every limit has room, counting reservations as jobs. A job
+    /// already reserved (a concurrent submission of the same id) is admitted again. No await before the reservation is
+    /// taken, so interleaved submissions count each other.
+    /// </summary>
+    private async ValueTask<JobAdmission> TryReserveAsync(string jobId, JobLimits limits)
     {
         var now = time.GetUtcNow();
         foreach (var lapsed in _reservations.Where(r => r.Value + ReservationLifetime <= now).Select(r => r.Key).ToList())
@@ -153,12 +194,6 @@ public sealed partial class UserJobsGrain(
         return new JobAdmission { Admitted = true };
     }
 
-    Task IUserJobsGrain.ReleaseReservationAsync(string jobId)
-    {
-        _reservations.Remove(jobId);
-        return Task.CompletedTask;
-    }
-
     private static JobAdmission Refuse(string limit, int count, int max, TimeSpan retryAfter) => new()
     {
         Admitted = false,
@@ -182,7 +217,7 @@ public sealed partial class UserJobsGrain(
         {
             return Minute;
         }
-        var wait = finishedAt + TimeSpan.FromHours(Math.Max(0, jobOptions.CurrentValue.RetentionHours)) - now;
+        var wait = finishedAt + jobOptions.CurrentValue.Retention - now;
         return wait < MinStoredRetryAfter ? MinStoredRetryAfter : wait > MaxStoredRetryAfter ? MaxStoredRetryAfter : wait;
     }
 
@@ -200,38 +235,4 @@ public sealed partial class UserJobsGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Moved {Count} jobs of user {UserId} from the old whole-list state into the index table")]
     private static partial void LogMovedLegacyIndex(ILogger logger, int count, string userId);
-
-    /// <summary>An opaque cursor: the creation time and id of the last item returned.</summary>
-    public static class Cursor
-    {
-        public static string Format(JobSummary last) =>
-            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{last.CreatedAt.UtcTicks.ToString(CultureInfo.InvariantCulture)}:{last.JobId}"))
-                .TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
-        public static bool TryParse(string? cursor, out (DateTimeOffset CreatedAt, string JobId) position)
-        {
-            position = default;
-            if (string.IsNullOrEmpty(cursor))
-            {
-                return false;
-            }
-            try
-            {
-                var base64 = cursor.Replace('-', '+').Replace('_', '/');
-                base64 = base64.PadRight(base64.Length + (4 - base64.Length % 4) % 4, '=');
-                var text = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(base64));
-                var colon = text.IndexOf(':');
-                if (colon <= 0 || !long.TryParse(text[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) || ticks > DateTimeOffset.MaxValue.UtcTicks)
-                {
-                    return false;
-                }
-                position = (new DateTimeOffset(ticks, TimeSpan.Zero), text[(colon + 1)..]);
-                return true;
-            }
-            catch (FormatException)
-            {
-                return false;
-            }
-        }
-    }
 }

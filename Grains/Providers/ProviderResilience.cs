@@ -3,6 +3,7 @@ using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
 using Polly.Timeout;
+using CircuitState = Orleans.Search.RateLimiting.CircuitState;
 
 namespace Orleans.Search.Providers;
 
@@ -13,7 +14,7 @@ namespace Orleans.Search.Providers;
 /// and a timeout per attempt. Breaker changes are reported to the provider's limiter grain, so
 /// <c>/api/rate-limits</c> shows them for the whole cluster.
 /// </summary>
-public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, IGrainFactory grains, TimeProvider time, ILogger<ProviderResilience> logger)
+public sealed partial class ProviderResilience(IOptionsMonitor<SearchOptions> options, IGrainFactory grains, TimeProvider time, ILogger<ProviderResilience> logger)
 {
     private static readonly ResiliencePropertyKey<Action<TimeSpan>> RetryObserver = new("orleans-search.retry-observer");
     private readonly ConcurrentDictionary<string, (SearchProviderOptions Options, Pipelines Pipelines)> _pipelines = new(StringComparer.OrdinalIgnoreCase);
@@ -74,7 +75,7 @@ public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, I
                 MaxRetryAttempts = o.MaxAttempts - 1,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
-                Delay = TimeSpan.FromMilliseconds(Math.Max(1, o.RetryBaseDelayMs)),
+                Delay = o.RetryBaseDelay,
                 MaxDelay = TimeSpan.FromSeconds(30),
                 ShouldHandle = new PredicateBuilder()
                     .Handle<ProviderException>(ex => ex.IsTransient)
@@ -95,37 +96,44 @@ public sealed class ProviderResilience(IOptionsMonitor<SearchOptions> options, I
         var call = new ResiliencePipelineBuilder { TimeProvider = time };
         call.AddCircuitBreaker(new CircuitBreakerStrategyOptions
         {
-            FailureRatio = Math.Clamp(o.BreakerFailureRatio, 0.01, 1),
-            MinimumThroughput = Math.Max(2, o.BreakerMinimumThroughput),
-            SamplingDuration = TimeSpan.FromSeconds(Math.Max(0.5, o.BreakerSamplingSeconds)),
-            BreakDuration = TimeSpan.FromSeconds(Math.Max(0.5, o.BreakerBreakSeconds)),
+            // Validated at start (SearchOptionsValidator): within Polly's ranges.
+            FailureRatio = o.BreakerFailureRatio,
+            MinimumThroughput = o.BreakerMinimumThroughput,
+            SamplingDuration = o.BreakerSampling,
+            BreakDuration = o.BreakerBreak,
             ShouldHandle = new PredicateBuilder()
                 .Handle<ProviderException>(ex => ex.StatusCode is null or 408 or >= 500)
                 .Handle<TimeoutRejectedException>(),
             OnOpened = args =>
             {
-                logger.LogWarning("Provider {Provider}: circuit opened for {Duration}", provider, args.BreakDuration);
-                Report(limiter, "open", time.GetUtcNow() + args.BreakDuration, args.Outcome.Exception?.Message);
+                LogCircuitOpened(logger, args.Outcome.Exception, provider, args.BreakDuration);
+                Report(limiter, CircuitState.Open, time.GetUtcNow() + args.BreakDuration, args.Outcome.Exception?.Message);
                 return default;
             },
             OnHalfOpened = _ =>
             {
-                Report(limiter, "half-open", null, null);
+                Report(limiter, CircuitState.HalfOpen, null, null);
                 return default;
             },
             OnClosed = _ =>
             {
-                logger.LogInformation("Provider {Provider}: circuit closed", provider);
-                Report(limiter, "closed", null, null);
+                LogCircuitClosed(logger, provider);
+                Report(limiter, CircuitState.Closed, null, null);
                 return default;
             },
         });
-        call.AddTimeout(TimeSpan.FromSeconds(o.TimeoutSeconds > 0 ? o.TimeoutSeconds : 20));
+        call.AddTimeout(o.Timeout);
         return new Pipelines(retry.Build(), call.Build());
     }
 
     private sealed record Pipelines(ResiliencePipeline Retry, ResiliencePipeline Call);
 
-    private void Report(RateLimiting.IRateLimiterGrain limiter, string state, DateTimeOffset? openUntil, string? error) =>
+    private void Report(RateLimiting.IRateLimiterGrain limiter, CircuitState state, DateTimeOffset? openUntil, string? error) =>
         _ = limiter.ReportCircuitAsync(new RateLimiting.CircuitReport { Silo = _silo, State = state, Since = time.GetUtcNow(), OpenUntil = openUntil, LastError = error });
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Provider {Provider}: circuit opened for {Duration}")]
+    private static partial void LogCircuitOpened(ILogger logger, Exception? exception, string provider, TimeSpan duration);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Provider {Provider}: circuit closed")]
+    private static partial void LogCircuitClosed(ILogger logger, string provider);
 }

@@ -48,4 +48,15 @@ public sealed class SearchProviderOptions
 
     /// <summary>…and for how long it stays open before a trial call.</summary>
     public double BreakerBreakSeconds { get; set; } = 15;
+
+    // The keys carry their unit (configuration stays readable); code reads durations.
+    public TimeSpan Timeout => TimeSpan.FromSeconds(TimeoutSeconds);
+
+    public TimeSpan RetryBaseDelay => TimeSpan.FromMilliseconds(RetryBaseDelayMs);
+
+    public TimeSpan JitterTolerance => TimeSpan.FromMilliseconds(JitterToleranceMs);
+
+    public TimeSpan BreakerSampling => TimeSpan.FromSeconds(BreakerSamplingSeconds);
+
+    public TimeSpan BreakerBreak => TimeSpan.FromSeconds(BreakerBreakSeconds);
 }

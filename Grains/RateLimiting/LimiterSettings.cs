@@ -29,7 +29,7 @@ public sealed class LimiterSettingsSource(IOptionsMonitor<SearchOptions> search,
         if (key.StartsWith("user:", StringComparison.Ordinal))
         {
             var u = users.CurrentValue;
-            return new LimiterSettings(u.PermitsPerMinute, u.Burst, Math.Max(1, u.Burst), Positive(u.MaxConcurrency));
+            return new LimiterSettings(u.PermitsPerMinute, u.Burst, u.Burst, Positive(u.MaxConcurrency));
         }
         return Unlimited;
     }
@@ -45,9 +45,9 @@ public sealed class LimiterSettingsSource(IOptionsMonitor<SearchOptions> search,
     {
         if (provider.PermitsPerMinute <= 0)
         {
-            return Math.Max(1, provider.Burst);
+            return provider.Burst;
         }
-        var headroom = (int)Math.Ceiling(provider.PermitsPerMinute / 60 * Math.Max(0, provider.JitterToleranceMs) / 1000);
+        var headroom = (int)Math.Ceiling(provider.PermitsPerMinute / 60 * provider.JitterToleranceMs / 1000);
         return Math.Max(1, provider.Burst - headroom);
     }
 }

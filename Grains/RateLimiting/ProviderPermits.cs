@@ -56,7 +56,7 @@ public sealed class ProviderPermits(IGrainFactory grains, ILocalSiloDetails loca
                     {
                         if (failures > 0)
                         {
-                            logger.LogInformation("Limiter {Limiter} granted {Holder} after {Failures} failed attempts", limiter.GetPrimaryKeyString(), request.Holder, failures);
+                            logger.GrantedAfterFailures(limiter.GetPrimaryKeyString(), request.Holder, failures);
                         }
                         return notYet;
                     }
@@ -65,8 +65,7 @@ public sealed class ProviderPermits(IGrainFactory grains, ILocalSiloDetails loca
                 }
                 catch (Exception ex) when (IsClusterTransient(ex) && ++failures < MaxClusterFailures)
                 {
-                    logger.LogWarning("Limiter {Limiter} unreachable for {Holder} (attempt {Attempt}): {Error}; retrying",
-                        limiter.GetPrimaryKeyString(), request.Holder, failures, ex.GetType().Name);
+                    logger.LimiterUnreachable(ex, limiter.GetPrimaryKeyString(), request.Holder, failures);
                     // The limiter's silo died (or is being declared dead): the grain re-activates on a survivor.
                     // Waiting a little beats failing the page for good.
                     await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 * failures * failures)), time, cancellationToken);

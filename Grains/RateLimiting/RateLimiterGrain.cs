@@ -143,7 +143,8 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
             LeasesExpired = _expired,
             Throttled = _throttled,
             PausedUntil = _pausedUntil > now ? _pausedUntil : null,
-            Circuit = circuits.Any(c => c.State == "open") ? "open" : circuits.Any(c => c.State == "half-open") ? "half-open" : "closed",
+            // The states are ordered closed < half-open < open: the worst silo's breaker is the provider's.
+            Circuit = circuits.Count == 0 ? CircuitState.Closed : circuits.Max(c => c.State),
             Circuits = circuits,
         });
     }
@@ -236,7 +237,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
             _pausedUntil = until;
             var settings = Settings;
             _bucket.Drain(now, settings.PermitsPerMinute, settings.BurstInUse);
-            logger.LogWarning("Limiter {Key}: provider answered 429; no calls until {Until:O}", this.GetPrimaryKeyString(), until);
+            logger.ProviderThrottled(this.GetPrimaryKeyString(), until);
         }
     }
 
@@ -276,7 +277,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
         foreach (var id in expired)
         {
             var lease = _leases[id];
-            logger.LogWarning("Limiter {Key}: lease of {Holder} {Why}; reclaiming it", this.GetPrimaryKeyString(), lease.Holder,
+            logger.LeaseReclaimed(this.GetPrimaryKeyString(), lease.Holder,
                 lease.ExpiresAt <= now ? "expired unreleased" : $"held on dead silo {lease.Silo}");
             _leases.Remove(id);
             _expired++;

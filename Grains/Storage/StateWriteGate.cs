@@ -102,7 +102,10 @@ public sealed class StateWriteGate<T>(IPersistentState<T> state, ILogger? logger
                 && _time.GetElapsedTime(started) < tolerance)
             {
                 var delay = TimeSpan.FromMilliseconds(Math.Min(5000, 100 * Math.Pow(2, Math.Min(attempt, 10))));
-                logger?.LogWarning("Writing state failed (attempt {Attempt}): {Error}; retrying in {Delay}", attempt, ex.Message, delay);
+                if (logger is not null)
+                {
+                    StateWriteLog.WriteRetrying(logger, ex, attempt, delay);
+                }
                 await Task.Delay(delay, _time, cancellationToken);
             }
         }
@@ -128,4 +131,10 @@ public sealed class StateWriteGate<T>(IPersistentState<T> state, ILogger? logger
             _gate.Release();
         }
     }
+}
+
+internal static partial class StateWriteLog
+{
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Writing state failed (attempt {Attempt}); retrying in {Delay}")]
+    public static partial void WriteRetrying(ILogger logger, Exception exception, int attempt, TimeSpan delay);
 }

@@ -30,18 +30,38 @@ public sealed class ClusterSettings
     /// <summary>The ADO.NET invariant of the configured storage (SQLite's is "System.Data.SQLite", loading Microsoft.Data.Sqlite).</summary>
     public string Invariant => IsPostgres ? "Npgsql" : "System.Data.SQLite";
 
-    public static ClusterSettings From(IConfiguration configuration)
+    /// <summary><c>ConnectionStrings:Orleans</c> as configured (null when absent).</summary>
+    private string? _configuredConnectionString;
+
+    /// <summary><c>ConnectionStrings:Orleans</c>; SQLite defaults to a file under <c>data/</c>.</summary>
+    public string ConnectionString =>
+        _configuredConnectionString is { Length: > 0 } cs ? cs
+        : IsPostgres ? throw new InvalidOperationException("Cluster:Storage=postgres needs ConnectionStrings:Orleans.")
+        : DefaultSqlite;
+
+    /// <summary>
+    /// The settings of this process: bound and validated the first time it is asked, then registered as a singleton that
+    /// later callers (a silo builder, a client builder, health checks) get back, so the section is read once.
+    /// </summary>
+    public static ClusterSettings For(IServiceCollection services, IConfiguration configuration)
     {
-        var settings = configuration.GetSection(Section).Get<ClusterSettings>() ?? new ClusterSettings();
-        settings.Validate();
+        if (services.LastOrDefault(d => d.ServiceType == typeof(ClusterSettings))?.ImplementationInstance is ClusterSettings registered)
+        {
+            return registered;
+        }
+        var settings = Read(configuration);
+        services.AddSingleton(settings);
         return settings;
     }
 
-    /// <summary><c>ConnectionStrings:Orleans</c>; SQLite defaults to a file under <c>data/</c>.</summary>
-    public string ConnectionString(IConfiguration configuration) =>
-        configuration.GetConnectionString("Orleans") is { Length: > 0 } cs ? cs
-        : IsPostgres ? throw new InvalidOperationException("Cluster:Storage=postgres needs ConnectionStrings:Orleans.")
-        : DefaultSqlite;
+    /// <summary>Bound and validated, for a command that builds no services (<c>migrate</c>).</summary>
+    public static ClusterSettings Read(IConfiguration configuration)
+    {
+        var settings = configuration.GetSection(Section).Get<ClusterSettings>() ?? new ClusterSettings();
+        settings.Validate();
+        settings._configuredConnectionString = configuration.GetConnectionString("Orleans");
+        return settings;
+    }
 
     private void Validate()
     {

@@ -1,8 +1,8 @@
-using System.Net;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using Orleans.Serialization;
 using Orleans.Storage;
+using Orleans.Search.Caching;
 using Orleans.Search.Hosting;
 using Orleans.Search.Jobs;
 using Orleans.Search.Silo.Storage;
@@ -19,8 +19,8 @@ public static class SearchSiloBuilderExtensions
     /// </summary>
     public static ISiloBuilder AddSearchSilo(this ISiloBuilder silo, IConfiguration configuration)
     {
-        var cluster = ClusterSettings.From(configuration);
-        var connectionString = cluster.ConnectionString(configuration);
+        var cluster = ClusterSettings.For(silo.Services, configuration);
+        var connectionString = cluster.ConnectionString;
 
         silo.Services.AddSingleton(new StorageSchemaMigration.Target(cluster.IsPostgres, connectionString));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StorageSchemaMigration>();
@@ -38,8 +38,13 @@ public static class SearchSiloBuilderExtensions
             o.Invariant = cluster.Invariant;
             o.ConnectionString = connectionString;
         });
-        var resumePeriod = configuration.GetSection(JobOptions.Section).Get<JobOptions>()?.ResumeReminderPeriod ?? TimeSpan.FromMinutes(1);
-        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = resumePeriod < o.MinimumReminderPeriod ? resumePeriod : o.MinimumReminderPeriod);
+        // A job's resume reminder may be shorter than Orleans' default minimum (tests and small deployments use seconds).
+        silo.Services.AddOptions<ReminderOptions>().Configure<IOptions<JobOptions>>((o, jobs) =>
+            o.MinimumReminderPeriod = jobs.Value.ResumeReminderPeriod < o.MinimumReminderPeriod ? jobs.Value.ResumeReminderPeriod : o.MinimumReminderPeriod);
+
+        // A cache activation lives as long as its entry may: its collection age follows the configured TTL.
+        silo.Services.AddOptions<GrainCollectionOptions>().Configure<IOptions<CacheOptions>>((o, cache) =>
+            o.ClassSpecificCollectionAge[typeof(ResultCacheGrain).FullName!] = cache.Value.CollectionAge);
 
         // Pulling agents look for new events every 20 ms instead of 100 ms: a page's event reaches SSE sooner
         // (p50 about 15 ms instead of 60). The price: an idle silo polls its queues 5× as often (measured: about 9% of a
@@ -97,41 +102,4 @@ public static class SearchSiloBuilderExtensions
                 o.SupportedNamespacePrefixes.Add("Npgsql");
             }
         });
-
-    /// <summary>Clustering, identity and endpoints from the <c>Cluster</c> section.</summary>
-    public static ISiloBuilder UseSearchClustering(this ISiloBuilder silo, IConfiguration configuration)
-    {
-        var cluster = ClusterSettings.From(configuration);
-        if (cluster.IsAdoNetMembership)
-        {
-            var connectionString = cluster.ConnectionString(configuration);
-            silo.UseAdoNetClustering(o =>
-            {
-                o.Invariant = cluster.Invariant;
-                o.ConnectionString = connectionString;
-            });
-            silo.ConfigureEndpoints(IPAddress.Loopback, cluster.SiloPort, cluster.GatewayPort);
-            // Declare a killed silo dead within a few seconds, so its jobs resume on a survivor quickly. The price:
-            // a silo that stalls for ~3 s (a long GC pause, an overloaded host) can be voted out and must restart.
-            silo.Configure<ClusterMembershipOptions>(o =>
-            {
-                o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                o.NumMissedProbesLimit = 2;
-                o.NumVotesForDeathDeclaration = 1;
-                o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
-                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
-                o.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(15);
-            });
-        }
-        else
-        {
-            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
-        }
-        silo.Configure<ClusterOptions>(o =>
-        {
-            o.ClusterId = cluster.ClusterId;
-            o.ServiceId = cluster.ServiceId;
-        });
-        return silo;
-    }
 }

@@ -3,7 +3,7 @@ using Orleans.Search.Silo.Storage;
 namespace Orleans.Search.Silo.Hosting;
 
 /// <summary>Applies the storage schema first thing in the silo's lifecycle, before any ADO.NET provider reads OrleansQuery.</summary>
-internal sealed class StorageSchemaMigration(StorageSchemaMigration.Target target, ILogger<StorageSchemaMigration> logger)
+internal sealed partial class StorageSchemaMigration(StorageSchemaMigration.Target target, ILogger<StorageSchemaMigration> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
     public void Participate(ISiloLifecycle lifecycle) =>
@@ -19,8 +19,11 @@ internal sealed class StorageSchemaMigration(StorageSchemaMigration.Target targe
         {
             await OrleansSchema.ApplySqliteAsync(target.ConnectionString, cancellationToken);
         }
-        logger.LogInformation("Storage schema applied ({Storage})", target.IsPostgres ? "postgres" : "sqlite");
+        LogSchemaApplied(logger, target.IsPostgres ? "postgres" : "sqlite");
     }
 
     internal sealed record Target(bool IsPostgres, string ConnectionString);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Storage schema applied ({Storage})")]
+    private static partial void LogSchemaApplied(ILogger logger, string storage);
 }

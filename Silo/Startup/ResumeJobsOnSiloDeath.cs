@@ -9,7 +9,7 @@ namespace Orleans.Search.Silo;
 /// from their checkpoints). Without it they would wait for the next lifecycle reminder tick, up to
 /// <c>Jobs:ResumeReminderPeriod</c>. Every survivor sweeps; the pokes are idempotent.
 /// </summary>
-internal sealed class ResumeJobsOnSiloDeath(
+internal sealed partial class ResumeJobsOnSiloDeath(
     IClusterMembershipService membership,
     ILocalSiloDetails localSilo,
     ActiveJobsSweep sweep,
@@ -53,7 +53,7 @@ internal sealed class ResumeJobsOnSiloDeath(
                         .ToList();
                     if (died.Count > 0)
                     {
-                        logger.LogWarning("Silo(s) {Silos} declared dead; resuming unfinished jobs", string.Join(", ", died.Select(m => m.SiloAddress)));
+                        LogSilosDied(logger, string.Join(", ", died.Select(m => m.SiloAddress)));
                         RequestSweep(cancellationToken);
                     }
                 }
@@ -65,7 +65,7 @@ internal sealed class ResumeJobsOnSiloDeath(
         }
         catch (Exception ex)
         {
-            logger.LogError(ex, "Watching cluster membership failed; jobs of dead silos resume on their reminders");
+            LogWatchFailed(logger, ex);
         }
     }
 
@@ -93,7 +93,7 @@ internal sealed class ResumeJobsOnSiloDeath(
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                logger.LogError(ex, "Resuming jobs after a silo death failed; they resume on their reminders");
+                LogSweepFailed(logger, ex);
             }
             catch (OperationCanceledException)
             {
@@ -109,4 +109,13 @@ internal sealed class ResumeJobsOnSiloDeath(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Silo(s) {Silos} declared dead; resuming unfinished jobs")]
+    private static partial void LogSilosDied(ILogger logger, string silos);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Watching cluster membership failed; jobs of dead silos resume on their reminders")]
+    private static partial void LogWatchFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Resuming jobs after a silo death failed; they resume on their reminders")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
 }

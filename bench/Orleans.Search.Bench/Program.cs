@@ -1,3 +1,4 @@
+using Orleans.Search.Harness;
 using System.Diagnostics;
 using System.Globalization;
 using Orleans.Search.Fakes;
@@ -343,13 +344,13 @@ public sealed class Benchmark(BenchOptions options)
     }
 
     /// <summary>Starts the gateway, trying again if it dies before it is ready (another run on the machine may kill processes).</summary>
-    private async Task<GatewayChild> StartGatewayAsync(string work, Dictionary<string, string> settings, CancellationToken cancellationToken)
+    private async Task<GatewayProcess> StartGatewayAsync(string work, Dictionary<string, string> settings, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await GatewayChild.StartAsync(work, settings, cancellationToken);
+                return await BenchChildren.StartGatewayAsync(work, settings);
             }
             catch (InvalidOperationException ex) when (attempt < 3)
             {
@@ -447,14 +448,14 @@ public sealed class Benchmark(BenchOptions options)
         }, fake, started), scenario);
     }
 
-    private async Task<Measurement> OrleansAsync(Scenario scenario, string provider, HttpClient http, FakeSearxng fake, StorageProbe probe, GatewayChild gateway, CancellationToken cancellationToken)
+    private async Task<Measurement> OrleansAsync(Scenario scenario, string provider, HttpClient http, FakeSearxng fake, StorageProbe probe, GatewayProcess gateway, CancellationToken cancellationToken)
     {
         await QuietAsync(fake, cancellationToken);
         var before = await probe.WritesByGrainTypeAsync(cancellationToken);
         var queries = Workloads.Queries(_runId, $"c-{Tag(scenario)}", scenario.Queries);
         var timeout = TimeSpan.FromSeconds(60 + 3 * scenario.Bound.TotalSeconds);
         var cpuBefore = gateway.CpuTime;
-        var threadsBefore = gateway.ThreadCpu();
+        var threadsBefore = ThreadCpu.Read(gateway.ProcessId);
         try
         {
             var started = DateTimeOffset.UtcNow;
@@ -468,7 +469,7 @@ public sealed class Benchmark(BenchOptions options)
             }
             await runner.WaitForBookkeepingAsync(cancellationToken); // the active-set and index writes land after the terminal event
             var after = await probe.WritesByGrainTypeAsync(cancellationToken);
-            var (jitCpu, gcCpu) = GatewayChild.RuntimeCpu(threadsBefore, gateway.ThreadCpu());
+            var (jitCpu, gcCpu) = ThreadCpu.RuntimeCpu(threadsBefore, ThreadCpu.Read(gateway.ProcessId));
             return Report(Pacing(new Measurement
             {
                 System = "c", Makespan = outcome.Makespan, Throttled = fake.RateLimitedResponses, ProviderRequests = fake.TotalRequests,

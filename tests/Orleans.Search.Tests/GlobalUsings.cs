@@ -1,2 +1,3 @@
 global using Orleans.Search.Jobs;
 global using Orleans.Search.Tests.Infrastructure;
+global using Orleans.Search.Harness;

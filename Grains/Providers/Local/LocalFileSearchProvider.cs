@@ -32,17 +32,9 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
     private const string TitleField = "title";
     private const string BodyField = "body";
     private const float TitleBoost = 2f;
-    private const int SnippetLength = 200;
-    private const int MaxTitleLength = 120;
-
-    /// <summary>Browsers stop nesting at about this depth too (Blink: 512).</summary>
-    private const int MaxHtmlDepth = 512;
 
     /// <summary>Truncated files named one by one in the log; the summary counts the rest.</summary>
     private const int MaxTruncationLogLines = 20;
-
-    /// <summary>Hit positions a snippet considers; the window only needs the densest cluster near the start.</summary>
-    private const int MaxSnippetHits = 1000;
 
     private static readonly TimeSpan ProgressLogInterval = TimeSpan.FromSeconds(5);
 
@@ -50,23 +42,6 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
 
     private static readonly HashSet<string> Extensions =
         new(StringComparer.OrdinalIgnoreCase) { ".txt", ".md", ".markdown", ".html", ".htm" };
-
-    // Elements whose text is never shown to a reader.
-    private static readonly HashSet<string> InvisibleTags =
-        new(StringComparer.OrdinalIgnoreCase) { "script", "style", "noscript", "template", "head", "svg" };
-
-    // Elements that never have content or an end tag.
-    private static readonly HashSet<string> VoidTags = new(StringComparer.Ordinal)
-    {
-        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
-    };
-
-    // Inline elements do not separate words; every other element does ("<p>a</p><p>b</p>" is "a b", not "ab").
-    private static readonly HashSet<string> InlineTags = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "i", "kbd", "mark", "q", "s",
-        "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var",
-    };
 
     private readonly string _folder;
     private readonly long _maxFileBytes;
@@ -93,9 +68,10 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
         ArgumentNullException.ThrowIfNull(logger);
         Name = name;
         _folder = folder;
-        _maxFileBytes = Math.Max(1, options.MaxFileBytes);
-        _maxFiles = Math.Max(1, options.MaxFiles);
-        _indexWait = TimeSpan.FromSeconds((options.TimeoutSeconds > 0 ? options.TimeoutSeconds : 20) / 2);
+        // Validated at start (positive), see SearchOptionsValidator.
+        _maxFileBytes = options.MaxFileBytes;
+        _maxFiles = options.MaxFiles;
+        _indexWait = options.Timeout / 2;
         _logger = logger;
     }
 
@@ -253,133 +229,10 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
             var doc = index.Searcher.Doc(scoreDocs[i].Doc);
             var path = doc.Get(PathField);
             var body = doc.Get(BodyField) ?? "";
-            hits.Add(new ProviderHit(new Uri(path).AbsoluteUri, doc.Get(TitleField) ?? Path.GetFileName(path), Snippet(body, built.Terms, cancellationToken)));
+            hits.Add(new ProviderHit(new Uri(path).AbsoluteUri, doc.Get(TitleField) ?? Path.GetFileName(path), Snippets.Around(body, built.Terms, _analyzer, BodyField, cancellationToken)));
         }
 
         return new ProviderPage(hits);
-    }
-
-    /// <summary>Where the body mentions <paramref name="terms"/> (at most <see cref="MaxSnippetHits"/> places).</summary>
-    private List<(string Term, int Start, int End)> Mentions(string body, IReadOnlySet<string> terms, CancellationToken cancellationToken)
-    {
-        var mentions = new List<(string Term, int Start, int End)>();
-
-        // The stream must be disposed before this thread asks the analyzer for another one (it is reused per thread).
-        using var stream = _analyzer.GetTokenStream(BodyField, body);
-        var termAttribute = stream.AddAttribute<ICharTermAttribute>();
-        var offsetAttribute = stream.AddAttribute<IOffsetAttribute>();
-        stream.Reset();
-        for (var seen = 0; mentions.Count < MaxSnippetHits && stream.IncrementToken(); seen++)
-        {
-            if ((seen & 4095) == 0)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-            var term = termAttribute.ToString();
-            if (terms.Contains(term))
-            {
-                mentions.Add((term, offsetAttribute.StartOffset, offsetAttribute.EndOffset));
-            }
-        }
-
-        stream.End();
-        return mentions;
-    }
-
-    /// <summary>
-    /// About <see cref="SnippetLength"/> chars of the body around the densest cluster of query-term hits,
-    /// cut at word boundaries, with "…" where text was cut.
-    /// </summary>
-    private string Snippet(string body, IReadOnlySet<string> terms, CancellationToken cancellationToken)
-    {
-        if (body.Length <= SnippetLength)
-        {
-            return body;
-        }
-
-        var hits = terms.Count == 0 ? [] : Mentions(body, terms, cancellationToken);
-        int start, end;
-        if (hits.Count == 0)
-        {
-            // Nothing to centre on (a match in the title only, say): the opening of the body.
-            start = 0;
-            end = WordEndAtOrBefore(body, SnippetLength, limit: 0);
-        }
-        else
-        {
-            // Sliding window over hit positions: the hit that starts the window holding the most hits wins (earliest on ties).
-            int bestFirst = 0, bestLast = 0, last = 0;
-            for (var first = 0; first < hits.Count; first++)
-            {
-                last = Math.Max(last, first);
-                while (last + 1 < hits.Count && hits[last + 1].End - hits[first].Start <= SnippetLength)
-                {
-                    last++;
-                }
-
-                if (last - first > bestLast - bestFirst)
-                {
-                    (bestFirst, bestLast) = (first, last);
-                }
-            }
-
-            // Centre the cluster in the window, then shift the window back inside the body.
-            var clusterStart = hits[bestFirst].Start;
-            var clusterEnd = hits[bestLast].End;
-            start = Math.Max(0, clusterStart - (SnippetLength - (clusterEnd - clusterStart)) / 2);
-            end = Math.Min(body.Length, start + SnippetLength);
-            start = Math.Max(0, end - SnippetLength);
-
-            // Move inward to whole words, but never past a hit.
-            start = WordStartAtOrAfter(body, start, limit: clusterStart);
-            end = WordEndAtOrBefore(body, end, limit: clusterEnd);
-        }
-
-        var snippet = new StringBuilder(end - start + 2);
-        if (start > 0)
-        {
-            snippet.Append('…');
-        }
-
-        snippet.Append(body.AsSpan(start, end - start).Trim());
-        if (end < body.Length)
-        {
-            snippet.Append('…');
-        }
-
-        return snippet.ToString();
-    }
-
-    private static int WordStartAtOrAfter(string text, int index, int limit)
-    {
-        if (index == 0 || char.IsWhiteSpace(text[index - 1]))
-        {
-            return index;
-        }
-
-        while (index < limit && !char.IsWhiteSpace(text[index]))
-        {
-            index++;
-        }
-
-        return index;
-    }
-
-    private static int WordEndAtOrBefore(string text, int index, int limit)
-    {
-        if (index >= text.Length || char.IsWhiteSpace(text[index]))
-        {
-            return index;
-        }
-
-        var end = index;
-        while (end > limit && !char.IsWhiteSpace(text[end - 1]))
-        {
-            end--;
-        }
-
-        // No space between the limit and the window's end (a long URL, say): cut mid-word rather than lose the text.
-        return end > limit ? end : index;
     }
 
     private IndexState BuildIndex(BuildProgress progress, CancellationToken cancellationToken)
@@ -444,7 +297,7 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
                         continue;
                     }
 
-                    var (title, body) = Extract(file, raw);
+                    var (title, body) = DocumentText.Extract(file, raw);
                     writer.AddDocument(
                     [
                         new StringField(PathField, Path.GetFullPath(file), Field.Store.YES),
@@ -518,258 +371,6 @@ public sealed partial class LocalFileSearchProvider : ISearchProvider, IDisposab
             return null;
         }
     }
-
-    private static (string Title, string Body) Extract(string file, string raw)
-    {
-        var extension = Path.GetExtension(file).ToLowerInvariant();
-        var (title, body) = extension switch
-        {
-            ".html" or ".htm" => ExtractHtml(raw),
-            ".md" or ".markdown" => ExtractMarkdown(raw),
-            _ => ExtractText(raw),
-        };
-
-        return (string.IsNullOrWhiteSpace(title) ? Path.GetFileName(file) : Shorten(title), CollapseWhitespace(body));
-    }
-
-    /// <summary>
-    /// Visible text through a real HTML parser, unless the markup nests deeper than <see cref="MaxHtmlDepth"/>: the
-    /// HTML5 tree builder is quadratic in nesting depth (a megabyte of nested divs takes it minutes), so such a file
-    /// gets the linear, flat extraction instead.
-    /// </summary>
-    private static (string? Title, string Body) ExtractHtml(string html) =>
-        NestsDeeperThan(html, MaxHtmlDepth) ? ExtractHtmlFlat(html) : ExtractHtmlTree(html);
-
-    private static (string? Title, string Body) ExtractHtmlTree(string html)
-    {
-        var document = new HtmlParser().ParseDocument(html);
-        var title = CollapseWhitespace(document.Title ?? "");
-        if (title.Length == 0)
-        {
-            title = CollapseWhitespace(document.QuerySelector("h1")?.TextContent ?? "");
-        }
-
-        var text = new StringBuilder();
-        AppendVisibleText((INode?)document.Body ?? document, text);
-        return (title, text.ToString());
-    }
-
-    /// <summary>Depth-first with a stack of its own, so no document's depth can exhaust the thread's stack.</summary>
-    private static void AppendVisibleText(INode root, StringBuilder text)
-    {
-        // A string entry is a separator to write after an element's children.
-        var pending = new Stack<object>();
-        PushChildren(root);
-        while (pending.TryPop(out var next))
-        {
-            switch (next)
-            {
-                case string separator:
-                    text.Append(separator);
-                    break;
-                case IText textNode:
-                    text.Append(textNode.Data);
-                    break;
-                case IElement element when InvisibleTags.Contains(element.LocalName):
-                    break;
-                case IElement element when InlineTags.Contains(element.LocalName):
-                    PushChildren(element);
-                    break;
-                case IElement element:
-                    text.Append(' ');
-                    pending.Push(" ");
-                    PushChildren(element);
-                    break;
-            }
-        }
-
-        void PushChildren(INode node)
-        {
-            for (var i = node.ChildNodes.Length - 1; i >= 0; i--)
-            {
-                pending.Push(node.ChildNodes[i]);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Whether elements nest deeper than <paramref name="maxDepth"/>, judged in one linear pass over the tags: an end tag
-    /// closes the innermost open element of its name (a stray one closes nothing, as in the parser); void elements never
-    /// open. Unclosed paragraphs and tags in comments or scripts only make the estimate deeper, never shallower.
-    /// </summary>
-    private static bool NestsDeeperThan(string html, int maxDepth)
-    {
-        var open = new List<string>();
-        for (var lt = html.IndexOf('<'); lt >= 0 && lt + 1 < html.Length; lt = html.IndexOf('<', lt + 1))
-        {
-            var closing = html[lt + 1] == '/';
-            var name = TagName(html, closing ? lt + 2 : lt + 1);
-            if (name.Length == 0)
-            {
-                continue;
-            }
-            if (closing)
-            {
-                var at = open.LastIndexOf(name);
-                if (at >= 0)
-                {
-                    open.RemoveRange(at, open.Count - at);
-                }
-            }
-            else if (!VoidTags.Contains(name))
-            {
-                open.Add(name);
-                if (open.Count > maxDepth)
-                {
-                    return true;
-                }
-            }
-        }
-        return false;
-    }
-
-    /// <summary>
-    /// Visible text without building a tree, in one pass: tags become separators (inline ones nothing), the contents
-    /// of script-like elements and comments are dropped, entities are decoded, and the first &lt;title&gt; is the title.
-    /// </summary>
-    private static (string? Title, string Body) ExtractHtmlFlat(string html)
-    {
-        string? title = null;
-        var text = new StringBuilder(html.Length / 2);
-        var i = 0;
-        while (i < html.Length)
-        {
-            var lt = html.IndexOf('<', i);
-            if (lt < 0)
-            {
-                text.Append(html, i, html.Length - i);
-                break;
-            }
-            text.Append(html, i, lt - i);
-            if (string.CompareOrdinal(html, lt, "<!--", 0, 4) == 0)
-            {
-                var commentEnd = html.IndexOf("-->", lt + 4, StringComparison.Ordinal);
-                i = commentEnd < 0 ? html.Length : commentEnd + 3;
-                continue;
-            }
-            var gt = html.IndexOf('>', lt + 1);
-            if (gt < 0)
-            {
-                break; // an unterminated tag: the rest is markup
-            }
-            var closing = lt + 1 < html.Length && html[lt + 1] == '/';
-            var name = TagName(html, closing ? lt + 2 : lt + 1);
-            i = gt + 1;
-            if (!closing && (name == "title" || (InvisibleTags.Contains(name) && name != "head")))
-            {
-                // Skip to the matching end tag (each skip starts past the last, so the pass stays linear).
-                var endTag = html.IndexOf("</" + name, i, StringComparison.OrdinalIgnoreCase);
-                var contentEnd = endTag < 0 ? html.Length : endTag;
-                if (name == "title")
-                {
-                    title ??= CollapseWhitespace(WebUtility.HtmlDecode(html[i..contentEnd]));
-                }
-                var endGt = endTag < 0 ? -1 : html.IndexOf('>', endTag);
-                i = endGt < 0 ? html.Length : endGt + 1;
-                continue;
-            }
-            if (!InlineTags.Contains(name))
-            {
-                text.Append(' ');
-            }
-        }
-
-        return (title, WebUtility.HtmlDecode(text.ToString()));
-    }
-
-    /// <summary>The lower-case tag name starting at <paramref name="at"/> (empty for "&lt;!DOCTYPE", "&lt; 3" and the like).</summary>
-    private static string TagName(string html, int at)
-    {
-        var end = at;
-        while (end < html.Length && end - at < 32 && char.IsAsciiLetterOrDigit(html[end]))
-        {
-            end++;
-        }
-        return end == at || !char.IsAsciiLetter(html[at]) ? "" : html[at..end].ToLowerInvariant();
-    }
-
-    private static (string? Title, string Body) ExtractMarkdown(string markdown)
-    {
-        var lines = markdown.ReplaceLineEndings("\n").Split('\n');
-        string? title = null;
-        var body = new StringBuilder(markdown.Length);
-        var inFence = false;
-        foreach (var line in lines)
-        {
-            var trimmed = line.TrimStart();
-            if (trimmed.StartsWith("```", StringComparison.Ordinal) || trimmed.StartsWith("~~~", StringComparison.Ordinal))
-            {
-                // Code stays searchable, but a "# comment" inside a fence is not a heading.
-                inFence = !inFence;
-                continue;
-            }
-
-            if (!inFence && title is null && trimmed.StartsWith("# ", StringComparison.Ordinal))
-            {
-                // The title is indexed in its own field; leaving it out of the body keeps it out of snippets.
-                title = trimmed[2..].Trim().TrimEnd('#').Trim();
-                continue;
-            }
-
-            body.Append(inFence ? line : StripMarkdown(trimmed)).Append('\n');
-        }
-
-        return (title, body.ToString());
-    }
-
-    /// <summary>Removes the markup a reader would not see, so snippets read as prose.</summary>
-    private static string StripMarkdown(string line)
-    {
-        line = HeadingOrQuoteOrBullet().Replace(line, "");
-        line = ImageOrLink().Replace(line, "$1");
-        return Emphasis().Replace(line, "");
-    }
-
-    private static (string? Title, string Body) ExtractText(string text)
-    {
-        var firstLine = text.ReplaceLineEndings("\n").Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0);
-        if (firstLine is null || firstLine.Length > MaxTitleLength)
-        {
-            // A long first line is a paragraph, not a heading: keep it in the body.
-            return (firstLine, text);
-        }
-
-        // A heading-like first line is the title; drop it from the body so snippets do not repeat it.
-        var at = text.IndexOf(firstLine, StringComparison.Ordinal);
-        return (firstLine, text[(at + firstLine.Length)..]);
-    }
-
-    private static string Shorten(string title)
-    {
-        title = CollapseWhitespace(title);
-        if (title.Length <= MaxTitleLength)
-        {
-            return title;
-        }
-
-        var cut = title.LastIndexOf(' ', MaxTitleLength);
-        return string.Concat(title.AsSpan(0, cut > 0 ? cut : MaxTitleLength), "…");
-    }
-
-    private static string CollapseWhitespace(string text) => Whitespace().Replace(text, " ").Trim();
-
-    [GeneratedRegex(@"\s+")]
-    private static partial Regex Whitespace();
-
-    [GeneratedRegex(@"^(#{1,6}\s+|>\s?|[-*+]\s+|\d+\.\s+)+")]
-    private static partial Regex HeadingOrQuoteOrBullet();
-
-    // Bounded, so a line of unclosed brackets costs each bracket a short look ahead, not the rest of the line.
-    [GeneratedRegex(@"!?\[([^\]]{0,256})\]\([^)]{0,1024}\)")]
-    private static partial Regex ImageOrLink();
-
-    [GeneratedRegex(@"\*\*|__|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)")]
-    private static partial Regex Emphasis();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Local provider {Provider} started indexing {Folder} (MaxFiles {MaxFiles}, MaxFileBytes {MaxFileBytes})")]
     private partial void LogIndexingStarted(string provider, string folder, int maxFiles, long maxFileBytes);

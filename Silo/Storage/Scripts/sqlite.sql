@@ -6,7 +6,7 @@
 -- Triggers are created with IF NOT EXISTS, so a changed trigger body needs a new name (bump the _v1 suffix)
 -- plus a DROP TRIGGER IF EXISTS for the old name.
 --
--- Rules for the query texts (see shared/notes/orleans-10.md, section 3.3):
+-- Rules for the query texts (they keep SQLite correct under Orleans' pooled connections and concurrent silos):
 --   * each mutation is ONE statement: it runs in its own implicit transaction, so it can't be left half done
 --     or fail with SQLITE_BUSY after an earlier statement of the same batch was already committed;
 --   * no BEGIN/COMMIT: a failed batch would leave a transaction open on a pooled connection;

@@ -1,3 +1,4 @@
+using Orleans.Search.Harness;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -185,7 +186,7 @@ public sealed class PostgresRun(PgOptions options)
         Say($"Orleans.Search benchmark, PostgreSQL part — {machine.Summary}");
         Say($"Code: {revision.Describe()}");
         var started = Stopwatch.StartNew();
-        var server = await PgDatabase.ServerAsync(options.Server, root, cancellationToken);
+        var server = await BenchPostgres.ServerAsync(options.Server, root, cancellationToken);
         Say($"PostgreSQL server: {Redact(server)}");
         var storageRows = new List<StorageRow>();
         var killRuns = new List<KillRun>();
@@ -245,7 +246,7 @@ public sealed class PostgresRun(PgOptions options)
             Latency = options.Latency, RatePerSecond = options.RatePerSecond, Burst = options.Burst, ArrivalLogLimit = 100_000,
         }, cancellationToken);
         await using var fast = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.Zero, ArrivalLogLimit = 100_000 }, cancellationToken);
-        var database = storage == "postgres" ? await PgDatabase.CreateAsync(server, options.MaxPoolSize, cancellationToken) : null;
+        var database = storage == "postgres" ? await PostgresDatabase.CreateAsync(server, BenchPostgres.DatabasePrefix, options.MaxPoolSize) : null;
         try
         {
             var sqlite = Path.Combine(work, "orleans-search.db");
@@ -263,7 +264,7 @@ public sealed class PostgresRun(PgOptions options)
             Provider(settings, "fast", fast, 0, options.Burst, options.FastConcurrency);
 
             Say($"[{storage}] starting the gateway (embedded silo{(database is null ? $", SQLite at {sqlite}" : $", PostgreSQL database {database.Name}")})…");
-            await using var gateway = await GatewayChild.StartAsync(work, settings, cancellationToken);
+            await using var gateway = await BenchChildren.StartGatewayAsync(work, settings);
             using var http = ServiceClient(gateway.BaseAddress);
             Func<CancellationToken, Task<Dictionary<string, long>>> writes = database is not null ? database.WritesByGrainTypeAsync : new StorageProbe(sqlite).WritesByGrainTypeAsync;
 
@@ -297,7 +298,7 @@ public sealed class PostgresRun(PgOptions options)
         }
     }
 
-    private async Task<StorageRow> MeasureAsync(string storage, Scenario scenario, string provider, HttpClient http, FakeSearxng fake, GatewayChild gateway,
+    private async Task<StorageRow> MeasureAsync(string storage, Scenario scenario, string provider, HttpClient http, FakeSearxng fake, GatewayProcess gateway,
         Func<CancellationToken, Task<Dictionary<string, long>>> writes, CancellationToken cancellationToken)
     {
         Say($"[{storage}] {scenario}; bound {scenario.Bound.TotalSeconds:0.00} s");
@@ -352,7 +353,7 @@ public sealed class PostgresRun(PgOptions options)
         Say($"[kill {run}] fresh database, two silos, one client-mode gateway…");
         var work = Directory.CreateTempSubdirectory("orleans-search-benchpg-kill-").FullName;
         await using var fake = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = options.Latency, ArrivalLogLimit = 100_000 }, cancellationToken);
-        await using var database = await PgDatabase.CreateAsync(server, options.MaxPoolSize, cancellationToken);
+        await using var database = await PostgresDatabase.CreateAsync(server, BenchPostgres.DatabasePrefix, options.MaxPoolSize);
         var clusterId = "bench-" + Guid.NewGuid().ToString("N")[..8];
         var settings = UserLimits();
         settings["ConnectionStrings:Orleans"] = database.ConnectionString;
@@ -362,7 +363,7 @@ public sealed class PostgresRun(PgOptions options)
         settings["Cluster:ServiceId"] = clusterId;
         settings["Search:DefaultProvider"] = "web";
         Provider(settings, "web", fake, 60_000, 100, options.KillConcurrency);
-        var silos = new List<SiloChild>();
+        var silos = new List<SiloProcess>();
         IHost? client = null;
         try
         {
@@ -376,7 +377,7 @@ public sealed class PostgresRun(PgOptions options)
                 }
             }));
             var gatewaySettings = new Dictionary<string, string>(settings) { ["Cluster:Mode"] = "client" };
-            await using var gateway = await GatewayChild.StartAsync(work, gatewaySettings, cancellationToken);
+            await using var gateway = await BenchChildren.StartGatewayAsync(work, gatewaySettings);
             using var http = ServiceClient(gateway.BaseAddress);
             client = await ClientAsync(database.ConnectionString, clusterId, cancellationToken);
             Say($"[kill {run}] silos on ports {string.Join(", ", silos.Select(s => s.SiloPort))}, gateway {gateway.BaseAddress}");
@@ -414,13 +415,13 @@ public sealed class PostgresRun(PgOptions options)
     }
 
     /// <summary>Tries again if the silo dies before it is ready (a port chosen free may be taken by another process meanwhile).</summary>
-    private static async Task<SiloChild> StartSiloAsync(string work, Dictionary<string, string> settings, PgDatabase database, CancellationToken cancellationToken)
+    private static async Task<SiloProcess> StartSiloAsync(string work, Dictionary<string, string> settings, PostgresDatabase database, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await SiloChild.StartAsync(work, settings, database, cancellationToken);
+                return await BenchChildren.StartSiloAsync(work, settings, database);
             }
             catch (InvalidOperationException ex) when (attempt < 3)
             {
@@ -429,7 +430,7 @@ public sealed class PostgresRun(PgOptions options)
         }
     }
 
-    private async Task<KillJob> JobAsync(int run, string tag, HttpClient http, FakeSearxng fake, IClusterClient? killWith, List<SiloChild> silos, CancellationToken cancellationToken)
+    private async Task<KillJob> JobAsync(int run, string tag, HttpClient http, FakeSearxng fake, IClusterClient? killWith, List<SiloProcess> silos, CancellationToken cancellationToken)
     {
         fake.Reset();
         var queries = Workloads.Queries(_runId, $"kill{run}-{tag}", options.KillQueries);

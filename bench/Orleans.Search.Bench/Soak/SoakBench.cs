@@ -1,3 +1,4 @@
+using Orleans.Search.Harness;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -185,7 +186,7 @@ public sealed class SoakRun(SoakOptions options)
         }
 
         Say("Starting the gateway (embedded silo, SQLite, the limits' defaults)…");
-        var gateway = await GatewayChild.StartAsync(work, settings, cancellationToken);
+        var gateway = await BenchChildren.StartGatewayAsync(work, settings);
         var started = Stopwatch.StartNew();
         MemoryTrace? memory = null;
         string? victimBefore = null, victimAfter = null;
@@ -397,7 +398,7 @@ public sealed class SoakRun(SoakOptions options)
     }
 
     /// <summary>One hostile client: the corpus, case after case, from its own address, until the end.</summary>
-    private async Task HostileClientAsync(int client, GatewayChild gateway, HostileContext context, IPAddress from, IReadOnlyList<HostileCase> cases, DateTime end, CancellationToken cancellationToken)
+    private async Task HostileClientAsync(int client, GatewayProcess gateway, HostileContext context, IPAddress from, IReadOnlyList<HostileCase> cases, DateTime end, CancellationToken cancellationToken)
     {
         var endpoint = new IPEndPoint(IPAddress.Loopback, gateway.BaseAddress.Port);
         for (var i = client * 37; DateTime.UtcNow < end && !cancellationToken.IsCancellationRequested; i++)
@@ -473,7 +474,7 @@ public sealed class SoakRun(SoakOptions options)
         return ends;
     }
 
-    private async Task<MemoryTrace> MeasureAsync(GatewayChild gateway, CancellationToken cancellationToken)
+    private async Task<MemoryTrace> MeasureAsync(GatewayProcess gateway, CancellationToken cancellationToken)
     {
         var start = ProcessMeter.Read(gateway.ProcessId) ?? throw new InvalidOperationException("cannot read /proc for the gateway");
         var samples = new List<(TimeSpan, long)>();

@@ -71,6 +71,35 @@ public sealed class GatewayStartupTests
         Assert.Contains(named, result.All, StringComparison.Ordinal);
     }
 
+    public static TheoryData<string, string, string> BadOptionValues() => new()
+    {
+        { "Search:Providers:local:TimeoutSeconds", "0", "more than 0" },
+        { "Search:Providers:local:MaxAttempts", "0", "at least 1" },
+        { "Search:Providers:local:BreakerFailureRatio", "2", "from 0.01 to 1" },
+        { "Search:MaxResponseBytes", "-5", "positive" },
+        { "Limits:User:Burst", "0", "at least 1" },
+        { "Limits:User:MaxActiveJobs", "-1", "0 (no limit) or more" },
+        { "Jobs:EventTailLength", "3", "at least 10" },
+        { "Jobs:RetentionHours", "-1", "0 or more" },
+        { "Search:Cache:Ttl", "00:00:00", "positive" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadOptionValues))]
+    public async Task A_bad_option_value_refuses_to_start_naming_the_key_and_the_rule(string key, string value, string rule)
+    {
+        var port = Loopback.FreePort();
+        var settings = new Dictionary<string, string> { [key] = value };
+        if (key.StartsWith("Search:Providers:local:", StringComparison.Ordinal))
+        {
+            settings["Search:Providers:local:Kind"] = "local";
+        }
+        var result = await GatewayCommand.RunAsync(["--urls", $"http://127.0.0.1:{port}"], settings, httpPort: port);
+
+        Assert.True(result.ExitCode is { } code && code != 0, $"{key}={value}: {result}");
+        Assert.Contains($"{key} must be {rule}; it is ", result.All, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Hash_key_prints_the_sha256_of_the_key_read_from_stdin_and_starts_nothing()
     {

@@ -114,13 +114,13 @@ public sealed class ResilienceTests(ResilienceFixture fixture) : IClassFixture<R
         var refused = failed.Queries.Where(q => q.Error!.Contains("circuit breaker is open")).ToList();
         Assert.NotEmpty(refused);
         Assert.True(queries.Sum(q => fixture.Web.RequestsFor(q, 1)) < queries.Count, "open breaker refuses calls without sending them");
-        Assert.Equal("open", (await fixture.ProviderLimiterAsync("fragile")).Circuit);
+        Assert.Equal(CircuitState.Open, (await fixture.ProviderLimiterAsync("fragile")).Circuit);
 
         // Recovery: after the break, a trial call succeeds and the breaker closes.
         var healthy = TestJobs.UniqueQueries("recovered", 1);
         await Eventually.ReturnsAsync(async () => (await fixture.RunAsync(new { queries = healthy, provider = "fragile", cache = false })).Status,
             s => s == JobStates.Completed, "a job on the recovered provider", TimeSpan.FromSeconds(30));
-        await Eventually.ReturnsAsync(() => fixture.ProviderLimiterAsync("fragile"), l => l.Circuit == "closed", "the breaker to close");
+        await Eventually.ReturnsAsync(() => fixture.ProviderLimiterAsync("fragile"), l => l.Circuit == CircuitState.Closed, "the breaker to close");
     }
 
     /// <summary>The same query to the cache (only whitespace differs), another to the provider.</summary>

@@ -1,4 +1,4 @@
-namespace Orleans.Search.Tests.Infrastructure;
+namespace Orleans.Search.Harness;
 
 /// <summary>
 /// A standalone silo (Orleans.Search.Silo.dll) as a separate OS process, so a test can SIGKILL it.

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Orleans.Search.Tests.Infrastructure;
+namespace Orleans.Search.Harness;
 
 /// <summary>
 /// One of our service DLLs (gateway or silo) as its own OS process on loopback: settings as environment variables,
@@ -12,6 +12,7 @@ namespace Orleans.Search.Tests.Infrastructure;
 /// </summary>
 public sealed partial class ServiceProcess : IAsyncDisposable
 {
+    private const int MaxOutputChars = 20_000_000;
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(90);
     private readonly Process _process;
     private readonly StringBuilder _output = new();
@@ -39,6 +40,16 @@ public sealed partial class ServiceProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Total CPU time the process has used so far.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     /// <summary>"running", or how it ended, for failure messages.</summary>
     public string State => _process.HasExited ? $"exited with {_process.ExitCode}" : "running";
 
@@ -56,7 +67,7 @@ public sealed partial class ServiceProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts <paramref name="dll"/> (in the test's bin folder) serving HTTP on 127.0.0.1 at a port of its own choosing.</summary>
+    /// <summary>Starts <paramref name="dll"/> (in the caller's bin folder) serving HTTP on 127.0.0.1 at a port of its own choosing.</summary>
     public static ServiceProcess Start(string name, string dll, string workingDirectory, IEnumerable<KeyValuePair<string, string>> settings)
     {
         var start = new ProcessStartInfo("dotnet")
@@ -197,7 +208,11 @@ public sealed partial class ServiceProcess : IAsyncDisposable
         }
         lock (_output)
         {
-            _output.AppendLine(line);
+            // A long benchmark run logs a lot; what a failure message needs is well within this.
+            if (_output.Length < MaxOutputChars)
+            {
+                _output.AppendLine(line);
+            }
         }
         if (!_listening.Task.IsCompleted && ListeningLine().Match(line) is { Success: true } match)
         {

@@ -1,10 +1,11 @@
 using Npgsql;
 
-namespace Orleans.Search.Tests.Cluster;
+namespace Orleans.Search.Harness;
 
 /// <summary>
-/// A fresh PostgreSQL database per test on the server named by ORLEANS_SEARCH_TEST_POSTGRES (scripts/test.sh sets it),
-/// dropped afterwards. No server is a failure, never a skip: these tests are the only proof of the PostgreSQL cluster.
+/// A fresh PostgreSQL database (per test, or per benchmark run) on the server named by ORLEANS_SEARCH_TEST_POSTGRES
+/// (scripts/test.sh sets it) or given, dropped afterwards. No server is a failure, never a skip: these tests are the
+/// only proof of the PostgreSQL cluster.
 /// </summary>
 public sealed class PostgresDatabase : IAsyncDisposable
 {
@@ -21,6 +22,9 @@ public sealed class PostgresDatabase : IAsyncDisposable
 
     public string Name { get; }
 
+    /// <summary>Connections each process may open (its pool size).</summary>
+    public int MaxPoolSize => new NpgsqlConnectionStringBuilder(ConnectionString).MaxPoolSize;
+
     /// <summary>What the silos and gateways get (pooled, as in production).</summary>
     public string ConnectionString { get; }
 
@@ -34,10 +38,15 @@ public sealed class PostgresDatabase : IAsyncDisposable
 
     public static Task<PostgresDatabase> CreateAsync() => CreateAsync(ServerConnectionString);
 
-    /// <summary>A fresh database on <paramref name="server"/> (a connection string to any database there).</summary>
-    public static async Task<PostgresDatabase> CreateAsync(string server)
+    /// <summary>
+    /// A fresh database on <paramref name="server"/> (a connection string to any database there). With
+    /// <paramref name="maxPoolSize"/>, the connection string the service gets caps each process's pool at it (unless
+    /// the server's string sets a pool size itself): Npgsql's default pool (100) is PostgreSQL's default max_connections,
+    /// so a busy silo would take every slot (and fail activations with 53300) instead of queueing for a connection.
+    /// </summary>
+    public static async Task<PostgresDatabase> CreateAsync(string server, string namePrefix = "orleans_search_t_", int? maxPoolSize = null)
     {
-        var name = "orleans_search_t_" + Guid.NewGuid().ToString("N")[..12];
+        var name = namePrefix + Guid.NewGuid().ToString("N")[..12];
         try
         {
             await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server) { Pooling = false }.ToString());
@@ -49,7 +58,12 @@ public sealed class PostgresDatabase : IAsyncDisposable
         {
             throw new InvalidOperationException($"PostgreSQL at {new NpgsqlConnectionStringBuilder(server).Host}:{new NpgsqlConnectionStringBuilder(server).Port} is not reachable or refused CREATE DATABASE: {ex.Message}", ex);
         }
-        return new PostgresDatabase(server, name, new NpgsqlConnectionStringBuilder(server) { Database = name }.ToString());
+        var connectionString = new NpgsqlConnectionStringBuilder(server) { Database = name };
+        if (maxPoolSize is { } pool && !server.Contains("Pool Size", StringComparison.OrdinalIgnoreCase) && !server.Contains("MaxPoolSize", StringComparison.OrdinalIgnoreCase))
+        {
+            connectionString.MaxPoolSize = pool;
+        }
+        return new PostgresDatabase(server, name, connectionString.ToString());
     }
 
     public async Task<T?> ScalarAsync<T>(string sql)

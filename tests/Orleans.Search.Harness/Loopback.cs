@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Orleans.Search.Tests.Infrastructure;
+namespace Orleans.Search.Harness;
 
 public static class Loopback
 {

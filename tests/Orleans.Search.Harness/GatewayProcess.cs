@@ -1,4 +1,4 @@
-namespace Orleans.Search.Tests.Infrastructure;
+namespace Orleans.Search.Harness;
 
 /// <summary>The gateway as a separate OS process (embedded silo or Orleans client), so a test can SIGKILL it and start it again.</summary>
 public sealed class GatewayProcess : IAsyncDisposable
@@ -19,16 +19,21 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Total CPU time the gateway has used so far.</summary>
+    public TimeSpan CpuTime => _process.CpuTime;
+
     /// <summary>"running", or how it ended, for failure messages.</summary>
     public string State => _process.State;
 
     /// <summary>
     /// Starts the gateway DLL with settings as environment variables and waits until /readyz answers 200. An embedded
     /// silo (no <c>Cluster:Mode=client</c>) gets fresh loopback silo and gateway ports unless the settings name them.
+    /// Unless <paramref name="unthrottled"/> is false (a benchmark measuring the defaults), the HTTP rate limits not set
+    /// are set high, so a caller that polls from one address is never throttled.
     /// </summary>
-    public static Task<GatewayProcess> StartAsync(string workingDirectory, IDictionary<string, string> settings) =>
+    public static Task<GatewayProcess> StartAsync(string workingDirectory, IDictionary<string, string> settings, bool unthrottled = true) =>
         ServiceProcess.StartRetryingBindAsync(
-            () => new GatewayProcess(ServiceProcess.Start("gateway", "Orleans.Search.Gateway.dll", workingDirectory, WithPorts(settings))),
+            () => new GatewayProcess(ServiceProcess.Start("gateway", "Orleans.Search.Gateway.dll", workingDirectory, WithPorts(settings, unthrottled))),
             gateway => gateway._process,
             gateway => gateway._process.WaitUntilReadyAsync("/readyz"));
 
@@ -40,12 +45,15 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();
 
-    private static Dictionary<string, string> WithPorts(IDictionary<string, string> settings)
+    private static Dictionary<string, string> WithPorts(IDictionary<string, string> settings, bool unthrottled)
     {
         var withPorts = new Dictionary<string, string>(settings);
-        // Tests poll from one address; a test about the HTTP limits sets them low itself.
-        withPorts.TryAdd("Http:PermitsPerMinute", UnthrottledPermitsPerMinute);
-        withPorts.TryAdd("Http:PermitsPerMinutePerAddress", UnthrottledPermitsPerMinute);
+        if (unthrottled)
+        {
+            // Tests poll from one address; a test about the HTTP limits sets them low itself.
+            withPorts.TryAdd("Http:PermitsPerMinute", UnthrottledPermitsPerMinute);
+            withPorts.TryAdd("Http:PermitsPerMinutePerAddress", UnthrottledPermitsPerMinute);
+        }
         if (!(settings.TryGetValue("Cluster:Mode", out var mode) && mode == "client"))
         {
             withPorts.TryAdd("Cluster:SiloPort", Loopback.FreePort().ToString());
