@@ -454,7 +454,7 @@ class JobView {
     this.resultsPanel.replaceChildren(...panel);
     this.resultsButton.disabled = false;
     this.resultsButton.textContent = this.resultsPanel.hidden ? `Show results (${results.length})` : 'Hide results';
-    refreshLimits();
+    refreshSoon();
   }
 
   toggleResults() {
@@ -700,6 +700,16 @@ async function refreshLimits() {
     }
     errorText.textContent = error instanceof Error ? error.message : String(error);
   }
+}
+
+/** History and rate limits again, once, shortly after jobs end (several ending together cost one refresh). */
+let refreshTimer = null;
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => {
+    loadHistory();
+    refreshLimits();
+  }, 300);
 }
 
 // ---------------------------------------------------------------- sign-in

@@ -197,10 +197,11 @@ public sealed class BrowserSession : IAsyncDisposable
 
     public ConcurrentQueue<Microsoft.Playwright.IRequest> Requests { get; } = new();
 
-    public async Task ScreenshotAsync(string step)
+    /// <summary>The whole page, or with <paramref name="fullPage"/> false only what the window shows.</summary>
+    public async Task ScreenshotAsync(string step, bool fullPage = true)
     {
         var path = Path.Combine(_folder, $"{_testName}-{++_step:00}-{step}.png");
-        await Page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        await Page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = fullPage });
     }
 
     /// <summary>The values the bar of <paramref name="jobId"/> showed since this page was loaded, in order.</summary>

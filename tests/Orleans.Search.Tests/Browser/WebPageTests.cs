@@ -58,6 +58,7 @@ public sealed class WebPageTests(WebPageFixture fixture)
         // When the research pipeline lands, a research job's answer and citations are asserted here the same way.
         await Expect(card.Locator(".answer")).ToHaveCountAsync(0);
         await tab.ScreenshotAsync("results");
+        await tab.ScreenshotAsync("results-window", fullPage: false);
 
         // History and rate limits come from the API with the same key.
         await page.GetByRole(AriaRole.Button, new() { Name = "Refresh" }).First.ClickAsync();
@@ -110,6 +111,20 @@ public sealed class WebPageTests(WebPageFixture fixture)
             Assert.Equal("cancelled", status.RootElement.GetProperty("status").GetString());
             // The first job was left alone.
             await Expect(first.Locator(".status")).ToHaveTextAsync("completed");
+
+            // Delete asks first; a gateway without DELETE (405) says so and keeps the card, one with it removes the job.
+            var confirm = card.GetByRole(AriaRole.Group, new() { Name = "Confirm delete" });
+            await Expect(confirm).ToBeHiddenAsync();
+            await card.GetByRole(AriaRole.Button, new() { Name = "Delete" }).ClickAsync();
+            await Expect(confirm).ToBeVisibleAsync();
+            await confirm.GetByRole(AriaRole.Button, new() { Name = "Yes, delete" }).ClickAsync();
+            await Eventually.ReturnsAsync(async () => await card.CountAsync() == 0
+                    || (await card.Locator(".error").AllTextContentsAsync()).Any(t => t.Contains("cannot delete", StringComparison.Ordinal)),
+                done => done, "the job to be deleted, or the page to say this gateway cannot delete");
+            using var afterDelete = await fixture.Alice.GetAsync($"/api/search-jobs/{jobId}");
+            var cardGone = await card.CountAsync() == 0;
+            Assert.Equal(cardGone ? HttpStatusCode.NotFound : HttpStatusCode.OK, afterDelete.StatusCode);
+            await tab.ScreenshotAsync("delete");
             Assert.Empty(tab.Problems);
         }
         finally
@@ -158,6 +173,49 @@ public sealed class WebPageTests(WebPageFixture fixture)
             Assert.NotEmpty(after);
             Assert.True(after[0] >= before[^1], $"After the reload the bar started at {after[0]}, below the {before[^1]} it showed before.");
             AssertNeverGoesBack(after);
+            Assert.Empty(tab.Problems);
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task A_dropped_connection_resumes_from_the_last_event_without_a_jump_back()
+    {
+        const string query = "offline for a while";
+        var release = fixture.HoldPages(query, fromPage: 2);
+        try
+        {
+            await using var tab = await fixture.OpenAsync("offline");
+            var page = tab.Page;
+            await page.GotoAsync("/");
+            await tab.SignInAsync(WebPageFixture.AliceKey);
+            var (card, jobId) = await tab.SearchAsync(query, pages: 2, provider: "held");
+            var bar = card.GetByRole(AriaRole.Progressbar, new() { Name = "Job progress" });
+            await Expect(bar).ToHaveAttributeAsync("aria-valuenow", "50");
+
+            // The network goes away: the stream ends (streams here last 2.4 s) and reconnects fail until it is back.
+            await tab.Context.SetOfflineAsync(true);
+            await Expect(card.Locator(".connection")).ToContainTextAsync("reconnecting");
+            await tab.ScreenshotAsync("offline");
+            release.TrySetResult();
+            using (var finished = JsonDocument.Parse(await Eventually.ReturnsAsync(() => fixture.Alice.GetStringAsync($"/api/search-jobs/{jobId}"),
+                body => body.Contains("\"status\":\"completed\"", StringComparison.Ordinal), "the job to complete while the page is offline")))
+            {
+                Assert.Equal(100, finished.RootElement.GetProperty("progress").GetDouble());
+            }
+            await tab.Context.SetOfflineAsync(false);
+
+            await Expect(bar).ToHaveAttributeAsync("aria-valuenow", "100");
+            await Expect(card.Locator(".status")).ToHaveTextAsync("completed");
+            await Expect(card.Locator(".connection")).ToBeHiddenAsync();
+            await tab.ScreenshotAsync("back-online");
+            var seen = await tab.ProgressSeenAsync(jobId);
+            AssertNeverGoesBack(seen);
+            Assert.Equal(100, seen[^1]);
+            Assert.Contains(tab.Requests, r => r.Url.Contains($"/api/search-jobs/{jobId}/events", StringComparison.Ordinal) && r.Headers.ContainsKey("last-event-id"));
             Assert.Empty(tab.Problems);
         }
         finally
