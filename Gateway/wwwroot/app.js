@@ -436,7 +436,7 @@ class JobView {
         const href = safeHttpUrl(c.url ?? '');
         const label = c.title || c.url || `Source ${c.n}`;
         return el('li', { id: citationIds.get(c.n) ?? null, value: Number.isInteger(c.n) ? c.n : null, tabindex: '-1' },
-          href ? el('a', { href, rel: 'noopener noreferrer nofollow', text: label }) : el('span', { text: label }),
+          href ? el('a', { href, rel: 'noopener noreferrer nofollow', target: '_blank', text: label }) : el('span', { text: label }),
           c.url ? el('span', { class: 'url', text: c.url }) : null);
       })));
     }
@@ -446,7 +446,7 @@ class JobView {
       const title = r.title || r.url || '(untitled)';
       const foundBy = Array.isArray(r.queries) && r.queries.length > 0 ? `found by: ${r.queries.join(' · ')}` : `${r.query ?? ''} · page ${r.page ?? '?'} · #${r.rank ?? '?'}`;
       return el('li', { class: 'result' },
-        href ? el('a', { class: 'result-title', href, rel: 'noopener noreferrer nofollow', text: title }) : el('span', { class: 'result-title', text: title }),
+        href ? el('a', { class: 'result-title', href, rel: 'noopener noreferrer nofollow', target: '_blank', text: title }) : el('span', { class: 'result-title', text: title }),
         el('span', { class: 'url', text: r.url ?? '' }),
         r.snippet ? el('p', { class: 'snippet', text: r.snippet }) : null,
         el('span', { class: 'hint', text: foundBy }));
@@ -454,6 +454,7 @@ class JobView {
     this.resultsPanel.replaceChildren(...panel);
     this.resultsButton.disabled = false;
     this.resultsButton.textContent = this.resultsPanel.hidden ? `Show results (${results.length})` : 'Hide results';
+    this.resultsButton.setAttribute('aria-expanded', String(!this.resultsPanel.hidden));
     refreshSoon();
   }
 

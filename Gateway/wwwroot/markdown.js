@@ -110,6 +110,7 @@ function appendInline(parent, text, citationHref) {
         const link = element('a');
         link.href = href;
         link.rel = 'noopener noreferrer nofollow';
+        link.target = '_blank';
         appendInline(link, match[2], () => null);
         parent.append(link);
       } else {
