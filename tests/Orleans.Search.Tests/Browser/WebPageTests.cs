@@ -335,6 +335,32 @@ public sealed class WebPageTests(WebPageFixture fixture)
     }
 
     [Fact]
+    public async Task The_event_stream_parser_reads_every_line_ending_and_chunking()
+    {
+        await using var tab = await fixture.OpenAsync("sse-parser");
+        await tab.Page.GotoAsync("/");
+        // The page's own parser, fed a stream cut at awkward places: a CR LF split between chunks, CR alone, LF alone,
+        // comments, a retry hint, multi-line data, an event without data (not dispatched) and the id carried forward.
+        var events = await tab.Page.EvaluateAsync<JsonElement>("""
+            async () => {
+              const { SseParser } = await import('/sse.js');
+              const seen = [];
+              let retry = null;
+              const parser = new SseParser((e) => seen.push(e), (ms) => { retry = ms; });
+              for (const chunk of ['retry: 1000\r', '\n\r\n: keep-alive\n\nid: 7\nevent: snap', 'shot\ndata: {"a":1}\r\r',
+                                   'event: nothing\n\n', 'data: line one\ndata:line two\n', '\n', 'id: 9\revent: completed\rdata: {}\r\r']) {
+                parser.push(chunk);
+              }
+              return { seen, retry };
+            }
+            """);
+        Assert.Equal(1000, events.GetProperty("retry").GetInt32());
+        var seen = events.GetProperty("seen").EnumerateArray().Select(e => (e.GetProperty("id").GetString(), e.GetProperty("type").GetString(), e.GetProperty("data").GetString())).ToList();
+        Assert.Equal([("7", "snapshot", "{\"a\":1}"), ("7", "message", "line one\nline two"), ("9", "completed", "{}")], seen);
+        Assert.Empty(tab.Problems);
+    }
+
+    [Fact]
     public async Task The_page_needs_no_key_and_carries_strict_headers_while_the_api_still_needs_one()
     {
         using var anonymous = new HttpClient { BaseAddress = fixture.Gateway.BaseAddress };
