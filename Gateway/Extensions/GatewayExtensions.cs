@@ -4,6 +4,8 @@ using Orleans.Search.Gateway.Api;
 using Orleans.Search.Gateway.Events;
 using Orleans.Search.Gateway.FrontDoor;
 using Orleans.Search.Gateway.Health;
+using Orleans.Search.Gateway.WebPage;
+using Orleans.Dashboard;
 using Orleans.Search.Hosting;
 using Orleans.Search.Silo.Hosting;
 using Orleans.Search.Silo.Security;
@@ -65,9 +67,12 @@ public static class GatewayExtensions
 
     public static WebApplication MapSearchApi(this WebApplication app)
     {
+        app.UseSecurityHeaders();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseFrontDoor();
+        // The page's files need no key (the API they call does), so they are served before authentication.
+        app.UseWebPage();
         app.UseAuthentication();
         app.UseUserRateLimit();
         app.UseAuthorization();
@@ -76,6 +81,7 @@ public static class GatewayExtensions
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false }).DisableRateLimiting();
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
         app.MapSearchJobEndpoints();
+        app.MapProviderEndpoints();
         app.MapSearchOperations();
         return app;
     }

@@ -475,6 +475,11 @@ public sealed class FakeSearxng : IAsyncDisposable
             await gate.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        if (options.Hold is { } hold)
+        {
+            await hold(query, pageNo).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var latency = options.Latency;
         if (latency > TimeSpan.Zero)
         {

@@ -24,6 +24,7 @@ public sealed class FakeSearxngOptions
     private long _bodyPaddingBytes;
     private volatile bool _chunkedBody;
     private Func<FakeSearxngResult, FakeSearxngResult>? _shapeResult;
+    private Func<string, int, Task>? _hold;
 
     /// <summary>The port on 127.0.0.1 to listen on; 0 (the default) picks a free one. Set it only before start.</summary>
     public int Port { get; init; }
@@ -209,6 +210,16 @@ public sealed class FakeSearxngOptions
     {
         var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         return Interlocked.CompareExchange(ref _gate, fresh, null) ?? fresh;
+    }
+
+    /// <summary>
+    /// When set, a search (query, page) that passed the gate waits for the task this returns for it, or until the client
+    /// gives up, so a test can hold chosen pages in flight while others go through. Null (the default) holds none.
+    /// </summary>
+    public Func<string, int, Task>? Hold
+    {
+        get => Volatile.Read(ref _hold);
+        set => Volatile.Write(ref _hold, value);
     }
 
     /// <summary>Releases every held search and lets later ones through.</summary>

@@ -79,6 +79,7 @@ public sealed class OperationalEndpointTests(OpenGatewayFixture fixture)
             ("/api/search-jobs/{id}/cancel", "post"),
             ("/api/search-jobs/{id}/debug", "get"),
             ("/api/rate-limits", "get"),
+            ("/api/providers", "get"),
         };
         foreach (var (path, method) in expected)
         {
