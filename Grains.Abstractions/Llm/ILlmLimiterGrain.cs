@@ -22,6 +22,14 @@ public interface ILlmLimiterGrain : IGrainWithStringKey
     [Alias("Release"), OneWay]
     Task ReleaseAsync(Guid leaseId, long billedTokens, TimeSpan? pause = null);
 
+    /// <summary>
+    /// The provider answered (its response headers arrived): the call reached it some time after it was granted. If our
+    /// buckets were nearly full at the grant, they refilled in that time while the provider's, full, could not; the
+    /// difference is charged now, so ours are never ahead of the provider's.
+    /// </summary>
+    [Alias("Started"), OneWay]
+    Task StartedAsync(Guid leaseId);
+
     /// <summary>Extends a held lease to <paramref name="leaseDuration"/> from now (a long stream is still running).</summary>
     [Alias("Renew"), OneWay]
     Task RenewAsync(Guid leaseId, TimeSpan leaseDuration);

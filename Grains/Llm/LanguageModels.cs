@@ -276,6 +276,7 @@ public sealed partial class LanguageModels(
                 }
                 var http = owner.HttpClients.CreateClient(HttpClientName);
                 _response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+                _ = limiter.StartedAsync(permit.LeaseId);
                 var status = (int)_response.StatusCode;
                 if (!_response.IsSuccessStatusCode)
                 {

@@ -40,10 +40,10 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
             var name = key.StartsWith("llm:", StringComparison.Ordinal) ? key[4..] : key;
             if (!options.CurrentValue.Providers.TryGetValue(name, out var p))
             {
-                return new Limits(0, 1, 0, 1, int.MaxValue);
+                return new Limits(0, 1, 0, 1, int.MaxValue, 1, 1);
             }
             return new Limits(p.RequestsPerMinute, Capacity(p.RequestsPerMinute, p), p.TokensPerMinute, Capacity(p.TokensPerMinute, p),
-                p.MaxConcurrency > 0 ? p.MaxConcurrency : int.MaxValue);
+                p.MaxConcurrency > 0 ? p.MaxConcurrency : int.MaxValue, p.RequestsPerMinute * p.BurstSeconds / 60, p.TokensPerMinute * p.BurstSeconds / 60);
         }
     }
 
@@ -102,6 +102,36 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
         }
         Dispatch(now);
         return Task.CompletedTask;
+    }
+
+    Task ILlmLimiterGrain.StartedAsync(Guid leaseId)
+    {
+        if (_leases.TryGetValue(leaseId, out var lease) && !lease.Started)
+        {
+            var now = time.GetUtcNow();
+            var limits = Settings;
+            _leases[leaseId] = lease with { Started = true };
+            ChargeLag(_requests, now, lease, lease.RequestsBefore, limits.RequestsPerMinute, limits.RequestCapacity, limits.ProviderRequestCapacity);
+            ChargeLag(_tokens, now, lease, lease.TokensBefore, limits.TokensPerMinute, limits.TokenCapacity, limits.ProviderTokenCapacity);
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// What our bucket may have gained on the provider's between the grant and now: its level before the take plus
+    /// the refill since, beyond the provider's full bucket (which gains nothing while full).
+    /// </summary>
+    private static void ChargeLag(RateBucket bucket, DateTimeOffset now, Lease lease, double levelBefore, double perMinute, double capacity, double providerCapacity)
+    {
+        if (perMinute <= 0)
+        {
+            return;
+        }
+        var lag = levelBefore + Math.Max(0, (now - lease.GrantedAt).TotalSeconds) * perMinute / 60 - providerCapacity;
+        if (lag > 0)
+        {
+            bucket.Give(now, perMinute, capacity, -lag);
+        }
     }
 
     Task ILlmLimiterGrain.RenewAsync(Guid leaseId, TimeSpan leaseDuration)
@@ -170,9 +200,11 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
         {
             return false;
         }
+        var requestsBefore = _requests.Level(now, limits.RequestsPerMinute, limits.RequestCapacity);
+        var tokensBefore = _tokens.Level(now, limits.TokensPerMinute, limits.TokenCapacity);
         _requests.Take(now, limits.RequestsPerMinute, limits.RequestCapacity, 1);
         _tokens.Take(now, limits.TokensPerMinute, limits.TokenCapacity, request.Tokens);
-        _leases[request.LeaseId] = new Lease(request.Holder, request.HolderSilo, request.Tokens, now + request.LeaseDuration);
+        _leases[request.LeaseId] = new Lease(request.Holder, request.HolderSilo, request.Tokens, now + request.LeaseDuration, now, requestsBefore, tokensBefore);
         _granted++;
         EnsureSweeper();
         return true;
@@ -273,9 +305,12 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
         return Task.CompletedTask;
     }
 
-    private sealed record Limits(double RequestsPerMinute, double RequestCapacity, double TokensPerMinute, double TokenCapacity, int MaxConcurrency);
+    /// <summary>Our buckets' sizes (less the jitter headroom) and the provider's (<see cref="LlmProviderOptions.BurstSeconds"/> of each rate).</summary>
+    private sealed record Limits(double RequestsPerMinute, double RequestCapacity, double TokensPerMinute, double TokenCapacity, int MaxConcurrency,
+        double ProviderRequestCapacity, double ProviderTokenCapacity);
 
-    private sealed record Lease(string Holder, SiloAddress? Silo, long Tokens, DateTimeOffset ExpiresAt);
+    private sealed record Lease(string Holder, SiloAddress? Silo, long Tokens, DateTimeOffset ExpiresAt, DateTimeOffset GrantedAt,
+        double RequestsBefore, double TokensBefore, bool Started = false);
 
     private sealed class Waiter(LlmPermitRequest request)
     {
