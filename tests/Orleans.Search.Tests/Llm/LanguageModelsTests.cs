@@ -92,6 +92,78 @@ public sealed class LanguageModelsTests(LlmClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Calls_tokens_cost_and_the_limiter_wait_are_measured()
+    {
+        var fake = fixture.FreshFake();
+        fake.Options.Reply = r => r.Index == 1 ? FakeOpenAiReply.Failing(FakeOpenAiFaultKind.ServerError) : new FakeOpenAiReply(Story, CachedInputTokens: 4, ReasoningTokens: 2);
+        var calls = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+        var tokens = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+        double cost = 0;
+        var waits = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == Diagnostics.SearchMetrics.MeterName && instrument.Name.StartsWith("search.llm.", StringComparison.Ordinal))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        static string? Tag(ReadOnlySpan<KeyValuePair<string, object?>> tags, string name)
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == name)
+                {
+                    return tag.Value?.ToString();
+                }
+            }
+            return null;
+        }
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            if (Tag(tags, "provider") != "main")
+            {
+                return;
+            }
+            if (instrument.Name == "search.llm.calls")
+            {
+                calls.AddOrUpdate(Tag(tags, "status")!, value, (_, v) => v + value);
+            }
+            else if (instrument.Name == "search.llm.tokens")
+            {
+                tokens.AddOrUpdate(Tag(tags, "kind")!, value, (_, v) => v + value);
+            }
+        });
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
+        {
+            if (Tag(tags, "provider") != "main")
+            {
+                return;
+            }
+            if (instrument.Name == "search.llm.cost_usd")
+            {
+                cost += value;
+            }
+            else if (instrument.Name == "search.llm.limiter.wait")
+            {
+                Interlocked.Increment(ref waits);
+            }
+        });
+        listener.Start();
+
+        var (_, completed) = await RunAsync(fixture.Models, Ask());
+
+        Assert.Equal(1, calls.GetValueOrDefault("500"));
+        Assert.Equal(1, calls.GetValueOrDefault("200"));
+        Assert.Equal(fake.BilledInputTokens, tokens.GetValueOrDefault("input"));
+        Assert.Equal(4, tokens.GetValueOrDefault("cached_input"));
+        Assert.Equal(fake.BilledOutputTokens, tokens.GetValueOrDefault("output"));
+        Assert.Equal(2, tokens.GetValueOrDefault("reasoning"));
+        Assert.Equal((double)fixture.Models.CostUsd("main", completed.Usage), cost, 12);
+        Assert.Equal(2, waits); // one limiter wait per attempt
+    }
+
+    [Fact]
     public async Task A_provider_configured_without_streaming_gets_one_body_and_its_usage()
     {
         var fake = fixture.FreshFake();
