@@ -277,7 +277,6 @@ public sealed partial class LanguageModels(
                 var http = owner.HttpClients.CreateClient(HttpClientName);
                 _response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
                 _ = limiter.StartedAsync(permit.LeaseId);
-                var status = (int)_response.StatusCode;
                 if (!_response.IsSuccessStatusCode)
                 {
                     await FailFromStatusAsync(_response, deadline.Token);
@@ -297,7 +296,6 @@ public sealed partial class LanguageModels(
                 {
                     await ReadEventAsync();
                 }
-                _ = status;
             }
             catch (AttemptFailure failure)
             {
