@@ -32,6 +32,12 @@ public static class SearchServiceCollectionExtensions
         services.AddOptions<JobOptions>().Bind(configuration.GetSection(JobOptions.Section))
             .Validate(o => o.StallCheckPeriod > TimeSpan.Zero, "Jobs:StallCheckPeriod must be positive.")
             .ValidateOnStart();
+        services.AddOptions<Jobs.Pipeline.ResearchOptions>().Bind(configuration.GetSection(Jobs.Pipeline.ResearchOptions.Section))
+            .Validate(o => o.ExpandMaxOutputTokens > 0 && o.FollowupMaxOutputTokens > 0 && o.AnswerMaxOutputTokens > 0,
+                "Research:ExpandMaxOutputTokens, FollowupMaxOutputTokens and AnswerMaxOutputTokens must be positive.")
+            .Validate(o => o.ExcerptChars > 0 && o.SnippetSources > 0 && o.AnswerDeltaChars > 0 && o.AnswerDeltaMilliseconds >= 0,
+                "Research:ExcerptChars, SnippetSources and AnswerDeltaChars must be positive.")
+            .ValidateOnStart();
         services.AddOptions<Caching.CacheOptions>().Bind(configuration.GetSection(Caching.CacheOptions.Section));
 
         services.TryAddSingleton(TimeProvider.System);
