@@ -99,8 +99,16 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, IConfigur
         return (names, fallback);
     }
 
-    private void ValidateResearch(JobSpec spec, Action<string, string> add)
+    private void ValidateResearch(JobSpec spec, Action<string, string> report)
     {
+        // The first problem of a field stands; whether an LLM is needed is asked only of an otherwise valid spec.
+        var failed = false;
+        void add(string field, string message)
+        {
+            failed = true;
+            report(field, message);
+        }
+
         if (spec.Mode is { } mode && mode is not (JobModes.Search or JobModes.Research or JobModes.Deep))
         {
             add("mode", $"'mode' must be '{JobModes.Search}', '{JobModes.Research}' or '{JobModes.Deep}'; it is '{FrontDoorProblems.Shorten(mode)}'.");
@@ -143,12 +151,12 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, IConfigur
                 ? $"'llm' names an LLM provider, and none is configured (Llm:Providers)."
                 : $"Unknown LLM provider '{FrontDoorProblems.Shorten(llm)}'. Configured LLM providers: {string.Join(", ", names.Order())}.");
         }
-        else if (spec.Llm is null && fallback is null && NeedsLlm(spec))
+        else if (spec.Llm is null && fallback is null && NeedsLlm(spec) && !failed)
         {
-            add(spec.Mode is JobModes.Research or JobModes.Deep ? "mode" : spec.Answer == true ? "answer" : "expand",
-                names.Count == 0
-                    ? "This job needs an LLM and none is configured (Llm:Providers, Llm:DefaultProvider)."
-                    : $"This job needs an LLM: name one in 'llm' ({string.Join(", ", names.Order())}) or configure Llm:DefaultProvider.");
+            var field = spec.Mode is JobModes.Research or JobModes.Deep ? "mode" : spec.Answer == true ? "answer" : "expand";
+            add(field, names.Count == 0
+                ? $"'{field}' needs an LLM, and none is configured (Llm:Providers, Llm:DefaultProvider)."
+                : $"'{field}' needs an LLM: name one in 'llm' ({string.Join(", ", names.Order())}) or configure Llm:DefaultProvider.");
         }
     }
 

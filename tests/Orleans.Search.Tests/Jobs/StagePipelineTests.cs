@@ -18,13 +18,13 @@ public sealed class StagePipelineTests(SearchClusterFixture fixture)
 
         var accepted = await job.SubmitAsync(submission);
         Assert.Equal([StageNames.Search, StageNames.Read], accepted.Stages.Select(s => s.Name));
-        Assert.Equal((8, 3), (accepted.Stages[0].UnitsTotal, accepted.Stages[1].UnitsTotal));
+        Assert.Equal((4, 3), (accepted.Stages[0].UnitsTotal, accepted.Stages[1].UnitsTotal));
 
         var done = await Eventually.ReturnsAsync(() => job.GetStatusAsync(submission.Owner, includeResults: false),
             s => JobStates.IsTerminal(s!.Status), "the job's end", TimeSpan.FromSeconds(60));
         Assert.Equal((JobStates.Completed, 100.0, (string?)null), (done!.Status, done.Progress, done.CurrentStep));
         Assert.All(done.Stages, s => Assert.Equal(StageStates.Completed, s.Status));
-        Assert.Equal((8, 8), (done.Stages[0].UnitsDone, done.Stages[0].UnitsTotal));
+        Assert.Equal((4, 4), (done.Stages[0].UnitsDone, done.Stages[0].UnitsTotal));
         Assert.Equal((3, 3), (done.Stages[1].UnitsDone, done.Stages[1].UnitsTotal));
         Assert.Equal(3, done.Reads.Count);
         Assert.All(done.Reads, r => Assert.Equal((PageReadStatuses.Skipped, (string?)null), (r.Status, r.Text)));
