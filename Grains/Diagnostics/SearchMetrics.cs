@@ -27,4 +27,16 @@ public static class SearchMetrics
     public static readonly Counter<long> CacheLookups = Meter.CreateCounter<long>("search.cache.lookups", description: "Result cache lookups");
 
     public static readonly Histogram<double> EventDeliveryDelay = Meter.CreateHistogram<double>("search.events.delivery_delay", unit: "ms", description: "From a job event's creation to its relay to an HTTP client");
+
+    /// <summary>LLM call attempts, tagged with <c>provider</c> and <c>status</c> (HTTP status, or error, timeout, cut, cancelled).</summary>
+    public static readonly Counter<long> LlmCalls = Meter.CreateCounter<long>("search.llm.calls", description: "LLM call attempts");
+
+    /// <summary>Tokens billed by LLM providers, tagged with <c>provider</c> and <c>kind</c>: input, cached_input, output, reasoning.</summary>
+    public static readonly Counter<long> LlmTokens = Meter.CreateCounter<long>("search.llm.tokens", unit: "{token}", description: "LLM tokens billed");
+
+    /// <summary>Tagged with <c>provider</c>.</summary>
+    public static readonly Counter<double> LlmCostUsd = Meter.CreateCounter<double>("search.llm.cost_usd", unit: "USD", description: "LLM cost at the configured prices");
+
+    /// <summary>Tagged with <c>provider</c>.</summary>
+    public static readonly Histogram<double> LlmLimiterWait = Meter.CreateHistogram<double>("search.llm.limiter.wait", unit: "ms", description: "Time waiting for the LLM limiter per attempt");
 }
