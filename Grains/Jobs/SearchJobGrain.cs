@@ -654,6 +654,14 @@ public sealed class SearchJobGrain(
                 }
             }
         }
+        catch (LlmCallCanceledException ex) when (!counted)
+        {
+            // Cut short by a cancel: counted as far as the provider got; the cancel already wrote the job's end.
+            Ledger.AddUsage(stage, ex.Usage, models.CostUsd(provider, ex.Usage));
+            _coalesced.Owe();
+            _ = WriteInBackgroundAsync();
+            throw;
+        }
         catch (LlmException ex) when (!counted)
         {
             Ledger.AddUsage(stage, ex.Usage, models.CostUsd(provider, ex.Usage));
