@@ -8,13 +8,19 @@ using Orleans.Search.Providers;
 namespace Orleans.Search.Gateway.Api;
 
 /// <summary>Validates a <see cref="JobSpec"/> against the API's rules (README) and turns it into a <see cref="JobSubmission"/>.</summary>
-public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, TimeProvider time)
+public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, IConfiguration configuration, TimeProvider time)
 {
     public const int MaxQueryLength = 1000;
     public const int MaxQueries = 50;
     public const int MaxPages = 10;
     public const int MaxWaitSeconds = 300;
     public const int MaxIdempotencyKeyLength = 200;
+    public const int MaxExpand = 10;
+    public const int DefaultExpand = 4;
+    public const int MaxRead = 50;
+    public const int ResearchRead = 8;
+    public const int MaxDepth = 5;
+    public const int DefaultDepth = 2;
 
     /// <summary>A problem names at most this many fields: validation stops there.</summary>
     public const int MaxErrors = 20;
@@ -80,8 +86,82 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, TimeProvi
         {
             Add("waitSeconds", $"'waitSeconds' must be between 0 and {MaxWaitSeconds}; it is {wait}.");
         }
+        ValidateResearch(spec, Add);
         return errors;
     }
+
+    /// <summary>The configured LLM providers (<c>Llm:Providers</c>) and the default (<c>Llm:DefaultProvider</c>, else the only one).</summary>
+    private (IReadOnlyList<string> Names, string? Default) LlmProviders()
+    {
+        var names = configuration.GetSection("Llm:Providers").GetChildren().Select(c => c.Key).ToList();
+        var configured = configuration["Llm:DefaultProvider"];
+        var fallback = string.IsNullOrEmpty(configured) ? (names.Count == 1 ? names[0] : null) : configured;
+        return (names, fallback);
+    }
+
+    private void ValidateResearch(JobSpec spec, Action<string, string> report)
+    {
+        // The first problem of a field stands; whether an LLM is needed is asked only of an otherwise valid spec.
+        var failed = false;
+        void add(string field, string message)
+        {
+            failed = true;
+            report(field, message);
+        }
+
+        if (spec.Mode is { } mode && mode is not (JobModes.Search or JobModes.Research or JobModes.Deep))
+        {
+            add("mode", $"'mode' must be '{JobModes.Search}', '{JobModes.Research}' or '{JobModes.Deep}'; it is '{FrontDoorProblems.Shorten(mode)}'.");
+        }
+        if (spec.Expand is { Count: { } count } && count is < 1 or > MaxExpand)
+        {
+            add("expand", $"'expand' must be true, false or a number of sub-queries between 1 and {MaxExpand}; it is {count}.");
+        }
+        if (spec.Expand is { Enabled: true } && spec.Queries is not null)
+        {
+            add("expand", "'expand' expands a single 'query'; with 'queries' the queries are given already.");
+        }
+        if (spec.Read is { } read && read is < 1 or > MaxRead)
+        {
+            add("read", $"'read' must be between 1 and {MaxRead}; it is {read}.");
+        }
+        if (spec.Depth is { } depth && depth is < 1 or > MaxDepth)
+        {
+            add("depth", $"'depth' must be between 1 and {MaxDepth}; it is {depth}.");
+        }
+        else if (spec.Depth is not null && spec.Mode != JobModes.Deep)
+        {
+            add("depth", $"'depth' counts the follow-up rounds of mode '{JobModes.Deep}'.");
+        }
+        if (spec.Budget is { } budget)
+        {
+            if (budget.MaxTokens is { } tokens && tokens < 1)
+            {
+                add("budget.maxTokens", $"'budget.maxTokens' must be 1 or more; it is {tokens}.");
+            }
+            if (budget.MaxCostUsd is { } cost && cost <= 0)
+            {
+                add("budget.maxCostUsd", $"'budget.maxCostUsd' must be more than 0; it is {cost}.");
+            }
+        }
+        var (names, fallback) = LlmProviders();
+        if (spec.Llm is { } llm && !names.Contains(llm, StringComparer.OrdinalIgnoreCase))
+        {
+            add("llm", names.Count == 0
+                ? $"'llm' names an LLM provider, and none is configured (Llm:Providers)."
+                : $"Unknown LLM provider '{FrontDoorProblems.Shorten(llm)}'. Configured LLM providers: {string.Join(", ", names.Order())}.");
+        }
+        else if (spec.Llm is null && fallback is null && NeedsLlm(spec) && !failed)
+        {
+            var field = spec.Mode is JobModes.Research or JobModes.Deep ? "mode" : spec.Answer == true ? "answer" : "expand";
+            add(field, names.Count == 0
+                ? $"'{field}' needs an LLM, and none is configured (Llm:Providers, Llm:DefaultProvider)."
+                : $"'{field}' needs an LLM: name one in 'llm' ({string.Join(", ", names.Order())}) or configure Llm:DefaultProvider.");
+        }
+    }
+
+    private static bool NeedsLlm(JobSpec spec) =>
+        spec.Mode is JobModes.Research or JobModes.Deep || spec.Answer == true || spec.Expand is { Enabled: true };
 
     public static string? ValidateIdempotencyKey(string? key) =>
         key is null ? null
@@ -115,7 +195,21 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, TimeProvi
         var provider = spec.Provider ?? search.CurrentValue.DefaultProvider;
         var pages = spec.Pages ?? 1;
         var cache = spec.Cache ?? true;
-        var fingerprint = Hash(JsonSerializer.Serialize(new { queries, provider = provider.ToLowerInvariant(), pages, cache }));
+        var mode = spec.Mode ?? JobModes.Search;
+        var research = mode is JobModes.Research or JobModes.Deep;
+        // Research modes turn the stages on; what the spec says explicitly wins.
+        var expand = spec.Expand is { } e ? (e.Enabled ? e.Count ?? DefaultExpand : 0) : research && spec.Query is not null ? DefaultExpand : 0;
+        var read = spec.Read ?? (research ? ResearchRead : 0);
+        var answer = spec.Answer ?? research;
+        var depth = mode == JobModes.Deep ? spec.Depth ?? DefaultDepth : 0;
+        var (llmNames, llmDefault) = LlmProviders();
+        var llm = spec.Llm is { } named ? llmNames.First(n => string.Equals(n, named, StringComparison.OrdinalIgnoreCase)) : llmDefault;
+        var needsLlm = expand > 0 || answer || depth > 0;
+        var fingerprint = Hash(JsonSerializer.Serialize(new
+        {
+            queries, provider = provider.ToLowerInvariant(), pages, cache,
+            mode, expand, read, answer, depth, budget = spec.Budget, llm = needsLlm ? llm?.ToLowerInvariant() : null,
+        }));
         var jobId = idempotencyKey is null
             ? Guid.CreateVersion7().ToString("N")
             : Hash($"{owner}\u001f{idempotencyKey}")[..32];
@@ -129,6 +223,13 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, TimeProvi
             Fingerprint = fingerprint,
             CreatedAt = time.GetUtcNow(),
             UseCache = cache,
+            Mode = mode,
+            ExpandCount = expand,
+            ReadCount = read,
+            Answer = answer,
+            Depth = depth,
+            Budget = spec.Budget,
+            Llm = needsLlm ? llm : null,
         };
 
         string providers(string name) => search.CurrentValue.Providers.Keys.FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) ?? name;

@@ -175,6 +175,10 @@ public sealed class JobSpecReader(IOptionsMonitor<HttpLimitOptions> limits)
                         {
                             queries.CustomConverter = new QueryListConverter(JobRequests.MaxQueries);
                         }
+                        if (type.Type == typeof(JobSpec) && type.Properties.FirstOrDefault(p => p.Name == "expand") is { } expand)
+                        {
+                            expand.CustomConverter = new ExpandConverter();
+                        }
                     },
                 },
             },
@@ -229,6 +233,30 @@ public sealed class JobSpecReader(IOptionsMonitor<HttpLimitOptions> limits)
             }
             var text = reader.GetString()!;
             return text.Any(char.IsControl) ? throw new InvalidSpecValueException(field, ControlCharacters) : text;
+        }
+    }
+
+    /// <summary><c>expand</c>: true, false, or a whole number of sub-queries.</summary>
+    private sealed class ExpandConverter : JsonConverter<ExpandSpec>
+    {
+        public override ExpandSpec Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
+        {
+            JsonTokenType.True => new ExpandSpec { Enabled = true },
+            JsonTokenType.False => new ExpandSpec { Enabled = false },
+            JsonTokenType.Number when reader.TryGetInt32(out var count) => new ExpandSpec { Enabled = true, Count = count },
+            _ => throw new InvalidSpecValueException("expand", $"must be true, false or a whole number of sub-queries (1–{JobRequests.MaxExpand})"),
+        };
+
+        public override void Write(Utf8JsonWriter writer, ExpandSpec value, JsonSerializerOptions options)
+        {
+            if (value.Count is { } count)
+            {
+                writer.WriteNumberValue(count);
+            }
+            else
+            {
+                writer.WriteBooleanValue(value.Enabled);
+            }
         }
     }
 

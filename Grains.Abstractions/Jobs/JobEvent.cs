@@ -14,6 +14,20 @@ public static class JobEventTypes
     public const string Completed = "completed";
     public const string Failed = "failed";
     public const string Cancelled = "cancelled";
+    public const string StageStarted = "stage.started";
+    public const string StageCompleted = "stage.completed";
+
+    /// <summary>Lists the job's queries after expansion (<see cref="JobEvent.Queries"/>).</summary>
+    public const string ExpandCompleted = "expand.completed";
+
+    /// <summary>Deep mode: a round's follow-up queries (<see cref="JobEvent.Queries"/>; empty ends the rounds).</summary>
+    public const string FollowupCompleted = "followup.completed";
+
+    /// <summary>One URL read (or skipped, or failed): <see cref="JobEvent.Url"/>.</summary>
+    public const string ReadCompleted = "read.completed";
+
+    /// <summary>Answer text as it streams: <see cref="JobEvent.Text"/> at <see cref="JobEvent.Offset"/>.</summary>
+    public const string AnswerDelta = "answer.delta";
 
     public static bool IsTerminal(string type) => type is Completed or Failed or Cancelled;
 }
@@ -36,6 +50,27 @@ public sealed record JobEvent
     [Id(10)] public int? Page { get; init; }
     [Id(11)] public int? ResultCount { get; init; }
     [Id(12)] public string? Error { get; init; }
+
+    /// <summary>The stage a stage event (or an answer delta) belongs to.</summary>
+    [Id(13)] public string? Stage { get; init; }
+
+    /// <summary><c>expand.completed</c>: every query of the job; <c>followup.completed</c>: the round's new queries.</summary>
+    [Id(14)] public IReadOnlyList<string>? Queries { get; init; }
+
+    /// <summary><c>answer.delta</c>: the text.</summary>
+    [Id(15)] public string? Text { get; init; }
+
+    /// <summary>
+    /// <c>answer.delta</c>: where <see cref="Text"/> starts in the answer. An answer re-run after a crash starts at 0 again,
+    /// so a client places deltas by offset rather than appending blindly.
+    /// </summary>
+    [Id(16)] public int? Offset { get; init; }
+
+    /// <summary><c>read.completed</c>: the URL.</summary>
+    [Id(17)] public string? Url { get; init; }
+
+    /// <summary>Deep mode: the round (0 before the first follow-up).</summary>
+    [Id(18)] public int? Round { get; init; }
 }
 
 /// <summary>Events after a given sequence number, from the job's retained tail.</summary>

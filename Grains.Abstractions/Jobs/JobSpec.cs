@@ -21,6 +21,53 @@ public sealed record JobSpec
 
     /// <summary>Use the shared result cache (default true); false always calls the provider.</summary>
     [Id(5)] public bool? Cache { get; init; }
+
+    /// <summary>Let an LLM expand <see cref="Query"/> into sub-queries: <c>true</c> (4 of them), <c>false</c>, or a count 1–10.</summary>
+    [Id(6)] public ExpandSpec? Expand { get; init; }
+
+    /// <summary>Read the top N result pages (1–50).</summary>
+    [Id(7)] public int? Read { get; init; }
+
+    /// <summary>Let an LLM write a cited answer.</summary>
+    [Id(8)] public bool? Answer { get; init; }
+
+    /// <summary><c>search</c> (default; stages as asked), <c>research</c> (expand, search, read 8, answer) or <c>deep</c> (research with follow-up rounds).</summary>
+    [Id(9)] public string? Mode { get; init; }
+
+    /// <summary>Follow-up rounds of <c>deep</c> mode (1–5, default 2).</summary>
+    [Id(10)] public int? Depth { get; init; }
+
+    /// <summary>Limits on the job's LLM spending; a call whose worst case does not fit is not made.</summary>
+    [Id(11)] public JobBudget? Budget { get; init; }
+
+    /// <summary>A configured LLM provider name (<c>Llm:Providers</c>); default <c>Llm:DefaultProvider</c>.</summary>
+    [Id(12)] public string? Llm { get; init; }
+}
+
+/// <summary><c>expand</c> as given: <c>true</c>/<c>false</c>, or a number of sub-queries.</summary>
+[GenerateSerializer, Immutable, Alias("Orleans.Search.ExpandSpec")]
+public sealed record ExpandSpec
+{
+    [Id(0)] public bool Enabled { get; init; }
+
+    /// <summary>The number of sub-queries when given as a number.</summary>
+    [Id(1)] public int? Count { get; init; }
+}
+
+/// <summary>A job's LLM budget; either limit may be left out.</summary>
+[GenerateSerializer, Immutable, Alias("Orleans.Search.JobBudget")]
+public sealed record JobBudget
+{
+    [Id(0)] public long? MaxTokens { get; init; }
+    [Id(1)] public decimal? MaxCostUsd { get; init; }
+}
+
+/// <summary>Job modes.</summary>
+public static class JobModes
+{
+    public const string Search = "search";
+    public const string Research = "research";
+    public const string Deep = "deep";
 }
 
 /// <summary>A validated, normalized job as the job grain stores it.</summary>
@@ -44,4 +91,25 @@ public sealed record JobSubmission
     [Id(6)] public required DateTimeOffset CreatedAt { get; init; }
 
     [Id(7)] public bool UseCache { get; init; } = true;
+
+    [Id(8)] public string Mode { get; init; } = JobModes.Search;
+
+    /// <summary>Sub-queries to ask the LLM for; 0 = no expansion.</summary>
+    [Id(9)] public int ExpandCount { get; init; }
+
+    /// <summary>Result pages to read per round; 0 = no reading.</summary>
+    [Id(10)] public int ReadCount { get; init; }
+
+    [Id(11)] public bool Answer { get; init; }
+
+    /// <summary>Follow-up rounds (deep mode); 0 otherwise.</summary>
+    [Id(12)] public int Depth { get; init; }
+
+    [Id(13)] public JobBudget? Budget { get; init; }
+
+    /// <summary>The LLM provider the job's LLM stages use; null when it has none.</summary>
+    [Id(14)] public string? Llm { get; init; }
+
+    /// <summary>Whether any stage needs an LLM.</summary>
+    public bool NeedsLlm => ExpandCount > 0 || Answer || Depth > 0;
 }

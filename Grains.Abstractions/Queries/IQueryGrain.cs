@@ -60,13 +60,7 @@ public sealed record QueryReport
     /// <summary>Bit p-1 set when page p failed for good.</summary>
     [Id(4)] public int PagesFailed { get; init; }
     [Id(5)] public int ResultCount { get; init; }
-    [Id(6)] public int Attempts { get; init; }
-    [Id(7)] public int ApiCalls { get; init; }
-    [Id(8)] public int Retries { get; init; }
-    [Id(9)] public int CacheHits { get; init; }
-    [Id(10)] public int CacheMisses { get; init; }
-    [Id(11)] public long RateLimitWaitMs { get; init; }
-    [Id(12)] public int Errors { get; init; }
+    [Id(15)] public QueryCounters Counters { get; init; } = QueryCounters.Zero;
     [Id(13)] public string? Error { get; init; }
 
     /// <summary>Results found on each page, index p-1 for page p.</summary>

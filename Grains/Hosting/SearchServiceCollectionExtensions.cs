@@ -37,6 +37,12 @@ public static class SearchServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<JobOptions>, JobOptionsValidator>();
         services.AddOptions<CacheOptions>().Bind(configuration.GetSection(CacheOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<CacheOptions>, CacheOptionsValidator>();
+        services.AddOptions<Jobs.Pipeline.ResearchOptions>().Bind(configuration.GetSection(Jobs.Pipeline.ResearchOptions.Section))
+            .Validate(o => o.ExpandMaxOutputTokens > 0 && o.FollowupMaxOutputTokens > 0 && o.AnswerMaxOutputTokens > 0,
+                "Research:ExpandMaxOutputTokens, FollowupMaxOutputTokens and AnswerMaxOutputTokens must be positive.")
+            .Validate(o => o.ExcerptChars > 0 && o.SnippetSources > 0 && o.AnswerDeltaChars > 0 && o.AnswerDeltaMilliseconds >= 0,
+                "Research:ExcerptChars, SnippetSources and AnswerDeltaChars must be positive, and AnswerDeltaMilliseconds 0 or more.")
+            .ValidateOnStart();
         return services;
     }
 

@@ -1,40 +1,46 @@
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Search.Diagnostics;
+using Orleans.Search.Jobs.Pipeline;
+using Orleans.Search.Llm;
+using Orleans.Search.Reading;
 using Orleans.Search.Storage;
 using Orleans.Storage;
-using Orleans.Streams;
 
 namespace Orleans.Search.Jobs;
 
 /// <summary>
-/// Owns a job. Query grains report full summaries; the job turns the difference into events, publishes
-/// them on the job's stream, keeps a bounded tail for replay, and writes its small row coalesced: at once
-/// for creation and terminal states, otherwise every <see cref="MaxUnpersistedEvents"/> events or
-/// <see cref="FlushDelay"/>. After a crash the summaries are rebuilt from the query grains' checkpoints.
+/// Owns a job and orchestrates it. Query grains report full summaries; the <see cref="JobLedger"/> turns the difference
+/// into events, the <see cref="JobEventOutbox"/> publishes them, and the row is written as <see cref="CoalescedWrites"/>
+/// says. After a crash the summaries are rebuilt from the query grains' checkpoints.
 /// </summary>
 public sealed class SearchJobGrain(
     [PersistentState("job", SearchStorage.Name)] IPersistentState<SearchJobState> state,
     IOptionsMonitor<JobOptions> jobOptions,
+    IOptionsMonitor<ResearchOptions> researchOptions,
+    IServiceProvider services,
     TimeProvider time,
     ILogger<SearchJobGrain> logger) : Grain, ISearchJobGrain, IRemindable
 {
     private const string LifecycleReminder = "lifecycle";
-    private const int MaxUnpersistedEvents = 32;
-
-    /// <summary>Sequence numbers skipped after an unclean stop, more than could have been published unpersisted.</summary>
-    private const long SeqGapAfterCrash = 1000;
-    private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(250);
-
-    /// <summary>After a coalesced write gave up (the database was away for the whole retry window), when to try again.</summary>
-    private static readonly TimeSpan FailedFlushRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly StateWriteGate<SearchJobState> _writes = new(state, logger, time,
         () => TimeSpan.FromSeconds(Math.Max(0, jobOptions.CurrentValue.StorageRetrySeconds)));
-    private readonly SemaphoreSlim _publishGate = new(1, 1);
-    private readonly Queue<JobEvent> _outbox = new();
-    private IAsyncStream<JobEvent>? _stream;
+    private JobEventOutbox _outbox = null!;
+    private CoalescedWrites _coalesced = new(1);
+    private JobLedger? _ledger;
+
+    /// <summary>Optional seams: a silo without an LLM or a page reader still runs searches (and reads from snippets).</summary>
+    private readonly ILanguageModels? _models = services.GetService<ILanguageModels>();
+    private readonly IPageReader? _reader = services.GetService<IPageReader>();
+
+    /// <summary>The pipeline is being driven (one driver at a time; reports and timers only poke it).</summary>
+    private bool _driving;
+
+    /// <summary>Cancels the running LLM or read stage: a cancel aborts its stream at once.</summary>
+    private CancellationTokenSource? _stageRun;
     private IGrainTimer? _flushTimer;
     private Task? _starting;
-    private int _unpersisted;
     private bool _resumeAnnounced;
     private IGrainTimer? _stallCheck;
     private IGrainTimer? _forget;
@@ -48,10 +54,33 @@ public sealed class SearchJobGrain(
 
     private bool _deactivating;
 
-    /// <summary>Every event before this sequence number is in storage.</summary>
-    private long _storedSeq;
-
     private SearchJobState S => state.State;
+
+    /// <summary>The ledger of the current state (a create or a delete replaces the state object).</summary>
+    private JobLedger Ledger => _ledger is { } ledger && ReferenceEquals(ledger.State, state.State)
+        ? ledger
+        : _ledger = new JobLedger(state.State, JobId, time, () => jobOptions.CurrentValue.EventTailLength, e =>
+        {
+            _outbox.Enqueue(e);
+            _coalesced.Changed();
+        }, PriceSearchTokens);
+
+    private decimal PriceSearchTokens(TokenUsage usage)
+    {
+        // A search provider that bills tokens (Perplexity) is priced when an LLM provider of its name has prices.
+        if (usage.Total == 0 || _models is null || S.Spec is not { } spec)
+        {
+            return 0;
+        }
+        try
+        {
+            return _models.CostUsd(spec.Provider, usage);
+        }
+        catch (KeyNotFoundException)
+        {
+            return 0;
+        }
+    }
 
     private string JobId => this.GetPrimaryKeyString();
 
@@ -65,11 +94,11 @@ public sealed class SearchJobGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _stream = this.GetStreamProvider(SearchStreams.ProviderName).GetStream<JobEvent>(SearchStreams.ForJob(JobId));
-        _storedSeq = S.NextSeq;
+        _outbox = new JobEventOutbox(this.GetStreamProvider(SearchStreams.ProviderName).GetStream<JobEvent>(SearchStreams.ForJob(JobId)), JobId, logger);
+        _coalesced = new CoalescedWrites(S.NextSeq);
         if (Exists && !JobStates.IsTerminal(S.Status))
         {
-            S.NextSeq += SeqGapAfterCrash;
+            S.NextSeq += CoalescedWrites.SeqGapAfterCrash;
             // Resume without waiting for a caller or the reminder.
             this.RegisterGrainTimer(static (self, _) => self.ResumeCoreAsync(), this,
                 new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan));
@@ -81,7 +110,8 @@ public sealed class SearchJobGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _deactivating = true;
-        if (Exists && _unpersisted > 0)
+        _stageRun?.Cancel();
+        if (Exists && _coalesced.Unpersisted > 0)
         {
             try
             {
@@ -124,7 +154,7 @@ public sealed class SearchJobGrain(
         await PublishAsync();
 
         SearchMetrics.JobsStarted.Add(1);
-        _starting = StartQueriesAsync();
+        Advance();
         WatchForStalls();
         return await BuildStatusAsync(includeResults: false);
     }
@@ -145,6 +175,8 @@ public sealed class SearchJobGrain(
 
         // Terminal first, so reports arriving meanwhile add no events after the terminal one.
         S.Status = JobStates.Cancelled;
+        // Before anything awaits: from here no LLM call or read starts, and one in flight is aborted.
+        _stageRun?.Cancel();
         var reports = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count)
             .Where(i => !QueryStates.IsTerminal(S.Queries[i].Status))
             .Select(async i =>
@@ -163,10 +195,7 @@ public sealed class SearchJobGrain(
         {
             Apply(report);
         }
-        var now = time.GetUtcNow();
-        S.CompletedAt = now;
-        S.Message = $"Cancelled with {S.Queries.Sum(q => q.ResultCount)} results found so far";
-        Emit(JobEventTypes.Cancelled, S.Message);
+        Ledger.Cancelled();
         await EndAsync();
         return await BuildStatusAsync(includeResults: false);
     }
@@ -291,10 +320,12 @@ public sealed class SearchJobGrain(
             Queries = submission.Queries
                 .Select(q => new QuerySummary { Query = q, PageResultCounts = [.. new int[submission.Pages]] })
                 .ToList(),
-            Message = $"{submission.Queries.Count} {(submission.Queries.Count == 1 ? "query" : "queries")} × {submission.Pages} {(submission.Pages == 1 ? "page" : "pages")} on {submission.Provider}",
+            Message = $"{submission.Queries.Count} {(submission.Queries.Count == 1 ? "query" : "queries")} × {submission.Pages} {(submission.Pages == 1 ? "page" : "pages")} on {submission.Provider}"
+                + (submission.Mode == JobModes.Search ? "" : $" ({submission.Mode})"),
+            Stages = StagePlanner.Plan(submission),
         };
-        Emit(JobEventTypes.Created, S.Message);
-        Emit(JobEventTypes.Started, "Started");
+        Ledger.Emit(JobEventTypes.Created, S.Message);
+        Ledger.Emit(JobEventTypes.Started, "Started");
         try
         {
             await WriteNowAsync(retrying: false);
@@ -303,8 +334,7 @@ public sealed class SearchJobGrain(
         {
             state.State = new SearchJobState();
             _outbox.Clear();
-            _unpersisted = 0;
-            _storedSeq = S.NextSeq;
+            _coalesced.Reset(S.NextSeq);
             // The write may have reached the database although it reported a failure; the next activation reads what is there.
             DeactivateOnIdle();
             throw;
@@ -349,6 +379,8 @@ public sealed class SearchJobGrain(
             return;
         }
         _lastChangeTimestamp = time.GetTimestamp();
+        // A driver that stopped on an error (a write during an outage) is picked up again here.
+        Advance();
         try
         {
             _starting = StartQueriesAsync();
@@ -379,8 +411,10 @@ public sealed class SearchJobGrain(
     {
         try
         {
+            // Queries run in the search stage only: not before the expansion has named them all.
+            var searching = Ledger.NextStep() == StageNames.Search;
             var reports = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count)
-                .Where(i => !QueryStates.IsTerminal(S.Queries[i].Status))
+                .Where(i => searching && !QueryStates.IsTerminal(S.Queries[i].Status))
                 .Select(async i =>
                 {
                     try
@@ -405,7 +439,7 @@ public sealed class SearchJobGrain(
             if (resumed && !_resumeAnnounced)
             {
                 _resumeAnnounced = true;
-                Emit(JobEventTypes.Resumed, $"Resumed at {Progress():0.#}%");
+                Ledger.Emit(JobEventTypes.Resumed, $"Resumed at {Ledger.Progress():0.#}%");
             }
             await AfterChangeAsync();
             // A resume that could not restart every query says so, so whoever poked (a sweep after a silo died) tries again.
@@ -421,73 +455,14 @@ public sealed class SearchJobGrain(
         }
     }
 
-    /// <summary>Applies a query's report if it is newer than what the job has; returns whether anything changed.</summary>
+    /// <summary>Applies a query's report through the ledger; a change counts as a sign of life.</summary>
     private bool Apply(QueryReport report)
     {
-        if (report.Index < 0 || report.Index >= S.Queries.Count)
+        if (!Ledger.Apply(report))
         {
             return false;
         }
-        var q = S.Queries[report.Index];
-        if (report.Version <= q.Version)
-        {
-            return false;
-        }
-        var live = !JobStates.IsTerminal(S.Status);
-        var wasStatus = q.Status;
-        var (oldSucceeded, oldFailed) = (q.PagesSucceeded, q.PagesFailed);
-
         _lastChangeTimestamp = time.GetTimestamp();
-        q.Version = report.Version;
-        q.Status = report.Status;
-        q.PageResultCounts = [.. report.PageResultCounts];
-        q.ResultCount = report.ResultCount;
-        q.Attempts = report.Attempts;
-        q.ApiCalls = report.ApiCalls;
-        q.Retries = report.Retries;
-        q.CacheHits = report.CacheHits;
-        q.CacheMisses = report.CacheMisses;
-        q.RateLimitWaitMs = report.RateLimitWaitMs;
-        q.Errors = report.Errors;
-        q.Error = report.Error;
-
-        if (live && wasStatus == QueryStates.Pending && report.Status != QueryStates.Pending)
-        {
-            Emit(JobEventTypes.QueryStarted, $"Query {report.Index + 1} started", report.Index);
-        }
-        // Masks grow page by page so each event carries the progress of that moment.
-        for (var page = 1; page <= S.Spec!.Pages; page++)
-        {
-            var bit = 1 << (page - 1);
-            if ((report.PagesSucceeded & bit) != 0 && (oldSucceeded & bit) == 0)
-            {
-                q.PagesSucceeded |= bit;
-                if (live)
-                {
-                    var count = page <= q.PageResultCounts.Count ? q.PageResultCounts[page - 1] : 0;
-                    Emit(JobEventTypes.PageCompleted, $"Query {report.Index + 1}, page {page}: {count} results", report.Index, page, count);
-                }
-            }
-            if ((report.PagesFailed & bit) != 0 && (oldFailed & bit) == 0)
-            {
-                q.PagesFailed |= bit;
-                if (live)
-                {
-                    Emit(JobEventTypes.PageFailed, $"Query {report.Index + 1}, page {page} failed", report.Index, page, error: report.Error);
-                }
-            }
-        }
-        if (live && !QueryStates.IsTerminal(wasStatus) && QueryStates.IsTerminal(report.Status))
-        {
-            if (report.Status == QueryStates.Completed)
-            {
-                Emit(JobEventTypes.QueryCompleted, $"Query {report.Index + 1} completed: {q.ResultCount} results", report.Index);
-            }
-            else if (report.Status == QueryStates.Failed)
-            {
-                Emit(JobEventTypes.QueryFailed, $"Query {report.Index + 1} failed: {q.Error}", report.Index, error: q.Error);
-            }
-        }
         return true;
     }
 
@@ -498,51 +473,453 @@ public sealed class SearchJobGrain(
         {
             await IndexOrOweAsync();
         }
-        if (!JobStates.IsTerminal(S.Status) && S.Queries.All(q => QueryStates.IsTerminal(q.Status)))
-        {
-            Finish();
-            await EndAsync();
-            return;
-        }
         // Publish first: subscribers need not wait for the job's coalesced write (the pages behind these events are
         // already durable in their query grains, and up to MaxUnpersistedEvents events go out unpersisted anyway).
         await PublishAsync();
-        if (S.NextSeq - _storedSeq >= 8 * MaxUnpersistedEvents)
+        await WriteAsPolicySaysAsync();
+        if (!JobStates.IsTerminal(S.Status) && Ledger.NextStep() != StageNames.Search)
         {
-            // Storage is far behind: wait for it, so published-but-unstored events stay well under SeqGapAfterCrash.
-            await WriteNowAsync();
-        }
-        else if (_unpersisted >= MaxUnpersistedEvents)
-        {
-            // In the background: the next reports need not wait for the job's own (rebuildable) row.
-            _ = WriteInBackgroundAsync();
-        }
-        else if (_unpersisted > 0)
-        {
-            _flushTimer ??= this.RegisterGrainTimer(static (self, _) => self.FlushAsync(), this,
-                new GrainTimerCreationOptions(FlushDelay, Timeout.InfiniteTimeSpan));
+            Advance();
         }
     }
 
-    private void Finish()
+    private async Task WriteAsPolicySaysAsync()
     {
-        var results = S.Queries.Sum(q => q.ResultCount);
-        var failed = S.Queries.Where(q => q.Status == QueryStates.Failed).ToList();
-        S.CompletedAt = time.GetUtcNow();
-        // A job fails only when nothing could be done.
-        if (failed.Count == S.Queries.Count && S.Queries.All(q => q.PagesSucceeded == 0))
+        switch (_coalesced.Decide(S.NextSeq))
         {
-            S.Status = JobStates.Failed;
-            S.Error = failed.Count == 1 ? failed[0].Error : $"All {failed.Count} queries failed; first error: {failed[0].Error}";
-            S.Message = "Failed";
-            Emit(JobEventTypes.Failed, S.Error, error: S.Error);
+            case JobWrite.NowAndWait:
+                await WriteNowAsync();
+                break;
+            case JobWrite.InBackground:
+                _ = WriteInBackgroundAsync();
+                break;
+            case JobWrite.Soon:
+                _flushTimer ??= this.RegisterGrainTimer(static (self, _) => self.FlushAsync(), this,
+                    new GrainTimerCreationOptions(CoalescedWrites.FlushDelay, Timeout.InfiniteTimeSpan));
+                break;
+        }
+    }
+
+    /// <summary>Drives the pipeline from where it is, unless a driver is already at it.</summary>
+    private void Advance()
+    {
+        if (_driving || !Exists || JobStates.IsTerminal(S.Status) || _deactivating)
+        {
             return;
         }
-        S.Status = JobStates.Completed;
-        S.Message = failed.Count == 0
-            ? $"Completed: {results} results"
-            : $"Completed: {results} results; {failed.Count} of {S.Queries.Count} queries failed";
-        Emit(JobEventTypes.Completed, S.Message);
+        _driving = true;
+        _ = DriveAsync();
+    }
+
+    /// <summary>
+    /// Runs the pipeline's steps in order until it waits for queries (their reports poke it again) or ends. LLM and read
+    /// stages run here, off any request: the job still answers status, events and cancel between their awaits.
+    /// </summary>
+    private async Task DriveAsync()
+    {
+        try
+        {
+            while (Exists && !JobStates.IsTerminal(S.Status) && !_deactivating)
+            {
+                var step = Ledger.NextStep();
+                if (step != StageNames.Search && Ledger.Stage(StageNames.Search) is { Status: StageStates.Running })
+                {
+                    Ledger.EndStage(StageNames.Search);
+                    Ledger.Shrink(StageNames.Search, StagePlanner.SearchUnits(S.Spec!, S.Queries.Count, RoundsLeft));
+                }
+                if (step == StageNames.Search)
+                {
+                    Ledger.StartStage(StageNames.Search);
+                    if (S.Queries.Any(q => q.Version == 0))
+                    {
+                        _starting ??= StartQueriesAsync();
+                        await _starting;
+                    }
+                    if (Ledger.NextStep() == StageNames.Search)
+                    {
+                        await PublishAsync();
+                        return;
+                    }
+                    continue;
+                }
+                if (step is null)
+                {
+                    Ledger.Finish();
+                    await EndAsync();
+                    return;
+                }
+                await RunStageAsync(step);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !JobStates.IsTerminal(S.Status))
+        {
+            // The stall check drives it again; a stage's finished work is in the state already.
+            logger.LogWarning(ex, "Job {JobId}: the pipeline stopped at {Step}; trying again at the next check", JobId, S.CurrentStep);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _driving = false;
+        }
+    }
+
+    private int RoundsLeft => S.FollowupsEnded ? 0 : Math.Max(0, S.Spec!.Depth - S.Round);
+
+    private async Task RunStageAsync(string step)
+    {
+        using var run = new CancellationTokenSource();
+        _stageRun = run;
+        // A stage may wait on an LLM for minutes with no call to the grain: keep the activation.
+        using var keepAlive = this.RegisterGrainTimer(static _ => Task.CompletedTask,
+            new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true });
+        try
+        {
+            Ledger.StartStage(step);
+            await PublishAsync();
+            switch (step)
+            {
+                case StageNames.Expand:
+                    await ExpandAsync(run.Token);
+                    break;
+                case StageNames.Read:
+                    await ReadAsync(run.Token);
+                    break;
+                case StageNames.Followup:
+                    await FollowupAsync(run.Token);
+                    break;
+                case StageNames.Answer:
+                    await AnswerAsync(run.Token);
+                    break;
+            }
+            _lastChangeTimestamp = time.GetTimestamp();
+            // The stage's result is durable before the next stage builds on it: a crash later never re-runs it.
+            await WriteNowAsync();
+            await PublishAsync();
+        }
+        finally
+        {
+            _stageRun = null;
+        }
+    }
+
+    private string? LlmProvider => _models is null ? null : S.Spec!.Llm;
+
+    private string Question => S.Spec!.Queries.Count == 1 ? S.Spec.Queries[0] : string.Join("; ", S.Spec.Queries);
+
+    /// <summary>
+    /// One LLM call for a stage: made only when its worst case (prompt estimate + max output, priced) fits the budget,
+    /// else null and the job is marked out of budget. Usage is added to the stage as the call ends, or as far as a failed
+    /// call reported it.
+    /// </summary>
+    private async Task<string?> CallLlmAsync(string stage, IReadOnlyList<LlmMessage> messages, int maxOutputTokens, bool json,
+        Action<string>? onText, CancellationToken cancellationToken)
+    {
+        var models = _models!;
+        var provider = LlmProvider!;
+        var prompt = models.EstimatePromptTokens(provider, messages);
+        var worst = new TokenUsage { Input = prompt, Output = maxOutputTokens };
+        if (!Ledger.Fits(worst.Total, models.CostUsd(provider, worst)))
+        {
+            S.BudgetExhausted = true;
+            _coalesced.Owe();
+            return null;
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        var request = new LlmRequest
+        {
+            Provider = provider,
+            Messages = messages,
+            MaxOutputTokens = maxOutputTokens,
+            JsonOutput = json,
+            Caller = S.Spec!.Owner,
+        };
+        var text = new StringBuilder();
+        var counted = false;
+        try
+        {
+            await foreach (var update in models.StreamAsync(request, cancellationToken).WithCancellation(cancellationToken))
+            {
+                switch (update)
+                {
+                    case LlmTextDelta delta:
+                        text.Append(delta.Text);
+                        onText?.Invoke(delta.Text);
+                        break;
+                    case LlmCompleted completed:
+                        counted = true;
+                        Ledger.AddUsage(stage, completed.Usage, models.CostUsd(provider, completed.Usage));
+                        break;
+                }
+            }
+        }
+        catch (LlmCallCanceledException ex) when (!counted)
+        {
+            // Cut short by a cancel: counted as far as the provider got; the cancel already wrote the job's end.
+            Ledger.AddUsage(stage, ex.Usage, models.CostUsd(provider, ex.Usage));
+            _coalesced.Owe();
+            _ = WriteInBackgroundAsync();
+            throw;
+        }
+        catch (LlmException ex) when (!counted)
+        {
+            Ledger.AddUsage(stage, ex.Usage, models.CostUsd(provider, ex.Usage));
+            _coalesced.Owe();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Counted as far as the provider reported; the cancel already wrote the job's end, so write again.
+                _ = WriteInBackgroundAsync();
+                throw new OperationCanceledException(cancellationToken);
+            }
+            throw;
+        }
+        return text.ToString();
+    }
+
+    private async Task ExpandAsync(CancellationToken cancellationToken)
+    {
+        var spec = S.Spec!;
+        var options = researchOptions.CurrentValue;
+        IReadOnlyList<string> proposed = [];
+        string? note = null;
+        var status = StageStates.Completed;
+        const string alone = "searching the query alone";
+        if (LlmProvider is null)
+        {
+            (status, note) = (StageStates.Skipped, $"no LLM is configured; {alone}");
+        }
+        else
+        {
+            try
+            {
+                var text = await CallLlmAsync(StageNames.Expand, ResearchText.ExpandPrompt(Question, spec.ExpandCount), options.ExpandMaxOutputTokens, true, null, cancellationToken);
+                if (text is null)
+                {
+                    (status, note) = (StageStates.Skipped, $"the budget cannot cover the call; {alone}");
+                }
+                else
+                {
+                    var (queries, outcome) = ResearchText.ParseQueries(text);
+                    if (outcome == ResearchText.ParseOutcome.Repaired)
+                    {
+                        note = "the LLM's JSON was invalid; repaired";
+                    }
+                    if (queries is null)
+                    {
+                        // Retry once, asking for less.
+                        var retry = await CallLlmAsync(StageNames.Expand, ResearchText.SimplerExpandPrompt(Question, spec.ExpandCount), options.ExpandMaxOutputTokens, true, null, cancellationToken);
+                        (queries, outcome) = retry is null ? (null, ResearchText.ParseOutcome.Invalid) : ResearchText.ParseQueries(retry);
+                        note = retry is null ? $"the LLM's JSON was invalid and not repairable; the budget cannot cover a retry; {alone}"
+                            : queries is null ? $"the LLM's JSON was invalid, not repairable, and invalid again with a simpler prompt; {alone}"
+                            : "the LLM's JSON was invalid and not repairable; a simpler prompt worked";
+                        if (retry is null)
+                        {
+                            status = StageStates.Skipped;
+                        }
+                    }
+                    proposed = queries ?? [];
+                }
+            }
+            catch (LlmException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                (status, note) = (StageStates.Failed, $"the LLM call failed: {ex.Message}; {alone}");
+            }
+        }
+        Ledger.AddQueries(ResearchText.NewQueries(S.Queries.Select(q => q.Query), proposed, spec.ExpandCount), QueryOrigins.Expand);
+        Ledger.UnitDone(StageNames.Expand);
+        Ledger.Shrink(StageNames.Search, StagePlanner.SearchUnits(spec, S.Queries.Count, RoundsLeft));
+        Ledger.Emit(JobEventTypes.ExpandCompleted, $"{S.Queries.Count} queries", stage: StageNames.Expand, queries: S.Queries.Select(q => q.Query).ToList());
+        Ledger.EndStage(StageNames.Expand, status, note);
+    }
+
+    /// <summary>Every query's counted results as one ranked list.</summary>
+    private async Task<List<SearchResult>> FusedResultsAsync()
+    {
+        var perQuery = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count)
+            .Select(i => S.Queries[i].Version > 0 ? QueryGrain(i).GetResultsAsync() : Task.FromResult<IReadOnlyList<SearchResult>>([])));
+        return SourceRanking.Fuse(perQuery.SelectMany((r, i) => r.Where(result => PageMask.IsSet(S.Queries[i].PagesSucceeded, result.Page))));
+    }
+
+    private async Task ReadAsync(CancellationToken cancellationToken)
+    {
+        var spec = S.Spec!;
+        var options = researchOptions.CurrentValue;
+        var done = S.Reads.Select(r => SourceRanking.NormalizeUrl(r.Url)).ToHashSet(StringComparer.Ordinal);
+        // This round's share: a round resumed after a crash reads only what it had not.
+        var quota = Math.Max(0, spec.ReadCount * (S.ReadRounds + 1) - S.Reads.Count);
+        var targets = (await FusedResultsAsync()).Where(r => !done.Contains(SourceRanking.NormalizeUrl(r.Url))).Take(quota).ToList();
+        var read = Ledger.Stage(StageNames.Read)!;
+        Ledger.Shrink(StageNames.Read, read.UnitsDone + targets.Count + RoundsLeft * spec.ReadCount);
+
+        void Record(SearchResult target, PageRead page)
+        {
+            var text = page.Text is { } t && t.Length > options.ExcerptChars ? t[..options.ExcerptChars] : page.Text;
+            S.Reads.Add(page with { Text = text, Title = page.Title ?? target.Title });
+            Ledger.UnitDone(StageNames.Read);
+            Ledger.Emit(JobEventTypes.ReadCompleted, $"{page.Status}: {page.Url}", stage: StageNames.Read, url: page.Url, error: page.Error);
+        }
+
+        if (_reader is null)
+        {
+            foreach (var target in targets)
+            {
+                Record(target, new PageRead
+                {
+                    Url = target.Url,
+                    Status = PageReadStatuses.Skipped,
+                    Skipped = "no page reader is configured; the snippet stands in",
+                });
+            }
+        }
+        else
+        {
+            await Task.WhenAll(targets.Select(async target =>
+            {
+                PageRead page;
+                try
+                {
+                    page = await _reader.ReadAsync(target.Url, cancellationToken);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // A read is never fatal.
+                    page = new PageRead { Url = target.Url, Status = PageReadStatuses.Failed, Error = ex.Message };
+                }
+                Record(target, page);
+                await PublishAsync();
+            }));
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        S.ReadRounds++;
+        Ledger.EndStage(StageNames.Read, note: _reader is null ? "no page reader is configured; answering from snippets" : null);
+    }
+
+    /// <summary>What the answer (and a deep round) is written from: the read text, or the snippets when nothing was read.</summary>
+    private async Task<List<AnswerSource>> SourcesAsync()
+    {
+        var read = S.Reads.Where(r => r.Status == PageReadStatuses.Read && !string.IsNullOrWhiteSpace(r.Text)).ToList();
+        if (read.Count > 0)
+        {
+            return read.Select((r, i) => new AnswerSource(i + 1, r.Url, r.Title ?? r.Url, r.Text!)).ToList();
+        }
+        return (await FusedResultsAsync()).Take(researchOptions.CurrentValue.SnippetSources)
+            .Select((r, i) => new AnswerSource(i + 1, r.Url, r.Title, r.Snippet)).ToList();
+    }
+
+    private async Task FollowupAsync(CancellationToken cancellationToken)
+    {
+        var spec = S.Spec!;
+        List<string> added = [];
+        string? note = null;
+        var status = StageStates.Completed;
+        if (LlmProvider is null)
+        {
+            (status, note) = (StageStates.Skipped, "no LLM is configured");
+        }
+        else
+        {
+            try
+            {
+                var sources = (await SourcesAsync()).Select(s => s with { Text = s.Text.Length > 500 ? s.Text[..500] : s.Text }).ToList();
+                var text = await CallLlmAsync(StageNames.Followup,
+                    ResearchText.FollowupPrompt(Question, S.Queries.Select(q => q.Query).ToList(), sources, StagePlanner.MaxFollowupsPerRound),
+                    researchOptions.CurrentValue.FollowupMaxOutputTokens, true, null, cancellationToken);
+                if (text is null)
+                {
+                    (status, note) = (StageStates.Skipped, "the budget cannot cover another round");
+                }
+                else
+                {
+                    var (queries, outcome) = ResearchText.ParseQueries(text);
+                    note = outcome switch
+                    {
+                        ResearchText.ParseOutcome.Repaired => "the LLM's JSON was invalid; repaired",
+                        ResearchText.ParseOutcome.Invalid => "the LLM's JSON was invalid; no more rounds",
+                        _ => null,
+                    };
+                    added = ResearchText.NewQueries(S.Queries.Select(q => q.Query), queries ?? [], StagePlanner.MaxFollowupsPerRound);
+                }
+            }
+            catch (LlmException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                (status, note) = (StageStates.Failed, $"the LLM call failed: {ex.Message}");
+            }
+        }
+        Ledger.UnitDone(StageNames.Followup);
+        if (added.Count == 0)
+        {
+            S.FollowupsEnded = true;
+            note ??= "nothing is missing";
+            Ledger.Shrink(StageNames.Followup, Ledger.Stage(StageNames.Followup)!.UnitsDone);
+            if (Ledger.Stage(StageNames.Read) is { } read)
+            {
+                Ledger.Shrink(StageNames.Read, read.UnitsDone);
+            }
+        }
+        else
+        {
+            S.Round++;
+            Ledger.AddQueries(added, QueryOrigins.Followup);
+        }
+        Ledger.Shrink(StageNames.Search, StagePlanner.SearchUnits(spec, S.Queries.Count, RoundsLeft));
+        Ledger.Emit(JobEventTypes.FollowupCompleted, added.Count == 0 ? "No follow-up queries" : $"{added.Count} follow-up queries",
+            stage: StageNames.Followup, queries: added);
+        Ledger.EndStage(StageNames.Followup, S.FollowupsEnded || S.Round >= spec.Depth ? status : StageStates.Completed, note);
+    }
+
+    private async Task AnswerAsync(CancellationToken cancellationToken)
+    {
+        if (LlmProvider is null)
+        {
+            Ledger.EndStage(StageNames.Answer, StageStates.Skipped, "no LLM is configured");
+            return;
+        }
+        var options = researchOptions.CurrentValue;
+        var sources = await SourcesAsync();
+        // A re-run (after a crash) starts over: its deltas start at offset 0 again.
+        S.Answer = null;
+        S.Citations = [];
+        var filter = new CitationFilter(sources.Count);
+        var pending = new StringBuilder();
+        var lastDelta = time.GetTimestamp();
+        void Flush(bool force)
+        {
+            if (pending.Length > 0 && (force || pending.Length >= options.AnswerDeltaChars
+                || time.GetElapsedTime(lastDelta).TotalMilliseconds >= options.AnswerDeltaMilliseconds))
+            {
+                Ledger.AnswerDelta(pending.ToString());
+                pending.Clear();
+                lastDelta = time.GetTimestamp();
+                _ = PublishAsync();
+                _ = WriteAsPolicySaysAsync();
+            }
+        }
+        try
+        {
+            var text = await CallLlmAsync(StageNames.Answer, ResearchText.AnswerPrompt(Question, sources), options.AnswerMaxOutputTokens, false,
+                t =>
+                {
+                    pending.Append(filter.Push(t));
+                    Flush(force: false);
+                }, cancellationToken);
+            if (text is null)
+            {
+                Ledger.EndStage(StageNames.Answer, StageStates.Skipped, "the budget cannot cover the answer");
+                return;
+            }
+        }
+        catch (LlmException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            pending.Clear();
+            Ledger.EndStage(StageNames.Answer, StageStates.Failed, $"the LLM call failed: {ex.Message}");
+            return;
+        }
+        pending.Append(filter.Flush());
+        Flush(force: true);
+        S.Citations = ResearchText.Citations(S.Answer ?? "", sources);
+        Ledger.UnitDone(StageNames.Answer);
+        Ledger.EndStage(StageNames.Answer);
     }
 
     /// <summary>After a terminal state: persist, publish, leave the active set, and schedule deletion.</summary>
@@ -569,6 +946,7 @@ public sealed class SearchJobGrain(
     private async Task DeleteAsync()
     {
         logger.LogInformation("Job {JobId}: retention passed; deleting", JobId);
+        _stageRun?.Cancel();
         await Task.WhenAll(Enumerable.Range(0, S.Queries.Count).Select(i => QueryGrain(i).DeleteAsync()));
         await GrainFactory.GetGrain<IUserJobsGrain>(S.Spec!.Owner).RemoveAsync(JobId);
         await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
@@ -620,7 +998,7 @@ public sealed class SearchJobGrain(
     {
         _flushTimer?.Dispose();
         _flushTimer = null;
-        if (_unpersisted > 0)
+        if (_coalesced.Unpersisted > 0)
         {
             await WriteInBackgroundAsync();
         }
@@ -635,18 +1013,18 @@ public sealed class SearchJobGrain(
         catch (Exception ex)
         {
             // Still owed: WriteNowAsync scheduled another attempt (and a deactivation writes too).
-            logger.LogWarning(ex, "Job {JobId}: a coalesced write failed; trying again in {Delay}", JobId, FailedFlushRetryDelay);
+            logger.LogWarning(ex, "Job {JobId}: a coalesced write failed; trying again in {Delay}", JobId, CoalescedWrites.FailedFlushRetryDelay);
         }
     }
 
     /// <summary>
     /// Writes at once. Request paths fail fast (the gateway answers 503); background paths ride out an outage, and when
-    /// even that fails the changes stay owed (counted in <see cref="_unpersisted"/>) and a later flush writes them.
+    /// even that fails the changes stay owed (counted in <see cref="_coalesced"/>) and a later flush writes them.
     /// </summary>
     private async Task WriteNowAsync(bool retrying = true)
     {
         // Only what is unpersisted now is settled by this write; changes made while it runs stay owed.
-        var settling = _unpersisted;
+        var settling = _coalesced.Unpersisted;
         _flushTimer?.Dispose();
         _flushTimer = null;
         var seq = S.NextSeq;
@@ -663,155 +1041,25 @@ public sealed class SearchJobGrain(
         }
         catch when (retrying && Exists && !_deactivating)
         {
-            _unpersisted = Math.Max(_unpersisted, 1);
+            _coalesced.Owe();
             _flushTimer ??= this.RegisterGrainTimer(static (self, _) => self.FlushAsync(), this,
-                new GrainTimerCreationOptions(FailedFlushRetryDelay, Timeout.InfiniteTimeSpan));
+                new GrainTimerCreationOptions(CoalescedWrites.FailedFlushRetryDelay, Timeout.InfiniteTimeSpan));
             throw;
         }
-        _unpersisted = Math.Max(0, _unpersisted - settling);
-        _storedSeq = Math.Max(_storedSeq, seq);
+        _coalesced.Written(settling, seq);
     }
 
-    private void Emit(string type, string? message, int? queryIndex = null, int? page = null, int? resultCount = null, string? error = null)
-    {
-        var e = new JobEvent
-        {
-            Seq = S.NextSeq++,
-            JobId = JobId,
-            Type = type,
-            Status = S.Status,
-            Progress = Progress(),
-            Message = message,
-            Stats = Stats(),
-            Timestamp = time.GetUtcNow(),
-            QueryIndex = queryIndex,
-            Query = queryIndex is { } i ? S.Queries[i].Query : null,
-            Page = page,
-            ResultCount = resultCount,
-            Error = error,
-        };
-        S.Events.Add(e);
-        var excess = S.Events.Count - Math.Max(10, jobOptions.CurrentValue.EventTailLength);
-        if (excess > 0)
-        {
-            S.Events.RemoveRange(0, excess);
-        }
-        _outbox.Enqueue(e);
-        _unpersisted++;
-    }
-
-    /// <summary>Publishes queued events in order; the stream is best effort, the tail is the record.</summary>
-    private async Task PublishAsync()
-    {
-        await _publishGate.WaitAsync();
-        try
-        {
-            while (_outbox.Count > 0)
-            {
-                // Everything queued goes out as one stream message: a report that completes ten pages costs one
-                // enqueue, not ten round trips. Subscribers still receive the events one by one, in order.
-                var batch = new List<JobEvent>(_outbox.Count);
-                while (_outbox.TryDequeue(out var e))
-                {
-                    batch.Add(e);
-                }
-                try
-                {
-                    if (batch.Count == 1)
-                    {
-                        await _stream!.OnNextAsync(batch[0]);
-                    }
-                    else
-                    {
-                        await _stream!.OnNextBatchAsync(batch);
-                    }
-                }
-                catch (Exception ex)
-                {
-                    logger.LogWarning(ex, "Job {JobId}: publishing events {First}–{Last} failed; subscribers catch up from the tail", JobId, batch[0].Seq, batch[^1].Seq);
-                }
-            }
-        }
-        finally
-        {
-            _publishGate.Release();
-        }
-    }
-
-    /// <summary>Share of planned page units done; 100 only once completed.</summary>
-    private double Progress()
-    {
-        if (S.Status == JobStates.Completed)
-        {
-            return 100;
-        }
-        var planned = S.Queries.Count * (S.Spec?.Pages ?? 1);
-        if (planned == 0)
-        {
-            return 0;
-        }
-        var done = S.Queries.Sum(q => PageMask.Count(q.PagesSucceeded | q.PagesFailed));
-        return Math.Min(99.9, Math.Floor(1000.0 * done / planned) / 10);
-    }
-
-    private JobStats Stats()
-    {
-        var apiCalls = S.Queries.Sum(q => q.ApiCalls);
-        var hits = S.Queries.Sum(q => q.CacheHits);
-        var misses = S.Queries.Sum(q => q.CacheMisses);
-        var errors = S.Queries.Sum(q => q.Errors);
-        return new JobStats
-        {
-            ApiCalls = apiCalls,
-            CacheHits = hits,
-            CacheMisses = misses,
-            CacheHitRate = hits + misses == 0 ? 0 : Math.Round((double)hits / (hits + misses), 4),
-            TotalResults = S.Queries.Sum(q => q.ResultCount),
-            Errors = errors,
-            ErrorRate = apiCalls == 0 ? 0 : Math.Round((double)errors / apiCalls, 4),
-            Retries = S.Queries.Sum(q => q.Retries),
-            RateLimitWaitMs = S.Queries.Sum(q => q.RateLimitWaitMs),
-        };
-    }
+    private Task PublishAsync() => _outbox.PublishAsync();
 
     private async Task<JobStatus> BuildStatusAsync(bool includeResults)
     {
-        var spec = S.Spec!;
-        IReadOnlyList<SearchResult> results = [];
+        IReadOnlyList<IReadOnlyList<SearchResult>>? results = null;
         if (includeResults)
         {
-            var perQuery = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count)
+            results = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count)
                 .Select(i => S.Queries[i].Version > 0 ? QueryGrain(i).GetResultsAsync() : Task.FromResult<IReadOnlyList<SearchResult>>([])));
-            // Only pages the job has counted: a query shows a page as soon as it has it, before its checkpoint is durable
-            // and reported, and a status must not list results its own page counts do not include.
-            results = perQuery.SelectMany((r, i) => r.Where(result => PageMask.IsSet(S.Queries[i].PagesSucceeded, result.Page))).ToList();
         }
-        return new JobStatus
-        {
-            JobId = JobId,
-            Status = S.Status,
-            Progress = Progress(),
-            Message = S.Message,
-            CreatedAt = spec.CreatedAt,
-            UpdatedAt = S.UpdatedAt,
-            CompletedAt = S.CompletedAt,
-            Provider = spec.Provider,
-            Pages = spec.Pages,
-            Queries = S.Queries.Select(q => new QueryStatus
-            {
-                Query = q.Query,
-                Status = q.Status,
-                PagesDone = PageMask.Count(q.PagesSucceeded),
-                PagesTotal = spec.Pages,
-                ResultCount = q.ResultCount,
-                Attempts = q.Attempts,
-                Error = q.Error,
-            }).ToList(),
-            Stats = Stats(),
-            Results = results,
-            Error = S.Error,
-            LastSeq = S.NextSeq - 1,
-        };
+        return JobStatusProjection.Project(JobId, Ledger, results);
     }
 
     /// <summary>

@@ -24,12 +24,62 @@ public sealed class SearchJobState
     public long NextSeq { get; set; } = 1;
 
     public List<JobEvent> Events { get; set; } = [];
+
+    /// <summary>The pipeline's stages in order; planned at creation (the plan only shrinks after that).</summary>
+    public List<StageState> Stages { get; set; } = [];
+
+    public string? CurrentStep { get; set; }
+
+    /// <summary>Deep mode: follow-up rounds whose queries were added.</summary>
+    public int Round { get; set; }
+
+    /// <summary>Read rounds finished (one after the first search, one after each follow-up round).</summary>
+    public int ReadRounds { get; set; }
+
+    /// <summary>Deep mode: the LLM said nothing is missing (or could not say); no more rounds.</summary>
+    public bool FollowupsEnded { get; set; }
+
+    /// <summary>Reads with their text cut to an excerpt (what the answer is written from).</summary>
+    public List<Reading.PageRead> Reads { get; set; } = [];
+
+    public string? Answer { get; set; }
+
+    public List<Citation> Citations { get; set; } = [];
+
+    public bool BudgetExhausted { get; set; }
+
+    /// <summary>The highest progress shown, so a progress never goes back (also across a restart).</summary>
+    public double ProgressShown { get; set; }
+}
+
+/// <summary>One stage's record.</summary>
+public sealed class StageState
+{
+    public string Name { get; set; } = "";
+
+    public string Status { get; set; } = StageStates.Pending;
+
+    public int UnitsDone { get; set; }
+
+    public int UnitsTotal { get; set; }
+
+    public Llm.TokenUsage Tokens { get; set; } = Llm.TokenUsage.None;
+
+    public decimal CostUsd { get; set; }
+
+    public DateTimeOffset? StartedAt { get; set; }
+
+    public DateTimeOffset? CompletedAt { get; set; }
+
+    public string? Note { get; set; }
 }
 
 /// <summary>The job's view of one query: the newest report it applied.</summary>
 public sealed class QuerySummary
 {
     public string Query { get; set; } = "";
+
+    public string Origin { get; set; } = QueryOrigins.User;
 
     public string Status { get; set; } = QueryStates.Pending;
 
@@ -43,19 +93,7 @@ public sealed class QuerySummary
 
     public int ResultCount { get; set; }
 
-    public int Attempts { get; set; }
-
-    public int ApiCalls { get; set; }
-
-    public int Retries { get; set; }
-
-    public int CacheHits { get; set; }
-
-    public int CacheMisses { get; set; }
-
-    public long RateLimitWaitMs { get; set; }
-
-    public int Errors { get; set; }
+    public QueryCounters Counters { get; set; } = QueryCounters.Zero;
 
     public string? Error { get; set; }
 }

@@ -149,7 +149,7 @@ public sealed class QueryGrain(
                 }
                 else if (lookup.Hits is { } cached)
                 {
-                    S.CacheHits++;
+                    S.Counters = S.Counters with { CacheHits = S.Counters.CacheHits + 1 };
                     SearchMetrics.CacheLookups.Add(1, new KeyValuePair<string, object?>("result", "hit"));
                     Log(new AttemptRecord { Page = page, Attempt = 0, StartedAt = time.GetUtcNow(), StatusCode = 200, CacheHit = true });
                     await CheckpointAsync(page, cached.Select(h => new StoredHit(h.Url, h.Title, h.Snippet)).ToList());
@@ -157,7 +157,7 @@ public sealed class QueryGrain(
                 }
                 else
                 {
-                    S.CacheMisses++;
+                    S.Counters = S.Counters with { CacheMisses = S.Counters.CacheMisses + 1 };
                     SearchMetrics.CacheLookups.Add(1, new KeyValuePair<string, object?>("result", "miss"));
                 }
             }
@@ -175,7 +175,7 @@ public sealed class QueryGrain(
         {
             _ = cache?.AbandonAsync(fetcherId);
             S.PagesFailed |= PageMask.Bit(page);
-            S.Errors++;
+            S.Counters = S.Counters with { Errors = S.Counters.Errors + 1 };
             S.Error = ex switch
             {
                 ProviderException pe => $"page {page}: {pe.Message}",
@@ -219,9 +219,12 @@ public sealed class QueryGrain(
             var attempt = nextAttempt();
             using var lease = await permits.AcquireAsync(work.Owner, work.Provider, this.GetPrimaryKeyString(), work.JobId, leaseDuration, attemptToken);
             attemptToken.ThrowIfCancellationRequested();
-            S.Attempts++;
-            S.ApiCalls++;
-            S.RateLimitWaitMs += lease.WaitMs;
+            S.Counters = S.Counters with
+            {
+                Attempts = S.Counters.Attempts + 1,
+                ApiCalls = S.Counters.ApiCalls + 1,
+                RateLimitWaitMs = S.Counters.RateLimitWaitMs + lease.WaitMs,
+            };
             SearchMetrics.LimiterWait.Record(lease.WaitMs);
             var startedAt = time.GetUtcNow();
             var watch = Stopwatch.StartNew();
@@ -230,6 +233,11 @@ public sealed class QueryGrain(
                 var provider = providers.Get(work.Provider);
                 var providerPage = await resilience.CallAsync(work.Provider, callToken => provider.SearchAsync(new ProviderQuery(work.Query, page, options.PageSize), callToken), attemptToken);
                 last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = providerPage.StatusCode, LimiterWaitMs = lease.WaitMs });
+                if (providerPage.Usage is { } usage)
+                {
+                    // Billed whether or not the page is kept: counted on the attempt that paid for it.
+                    S.Counters = S.Counters with { SearchTokens = S.Counters.SearchTokens + usage };
+                }
                 CountCall(work.Provider, providerPage.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 return providerPage;
             }
@@ -248,7 +256,7 @@ public sealed class QueryGrain(
         },
         delay =>
         {
-            S.Retries++;
+            S.Counters = S.Counters with { Retries = S.Counters.Retries + 1 };
             SearchMetrics.ProviderRetries.Add(1, new KeyValuePair<string, object?>("provider", work.Provider));
             if (last is not null)
             {
@@ -360,13 +368,7 @@ public sealed class QueryGrain(
             PagesFailed = S.PagesFailed,
             PageResultCounts = work is null ? [] : Enumerable.Range(1, work.Pages).Select(p => S.Pages.TryGetValue(p, out var hits) ? hits.Count : 0).ToList(),
             ResultCount = S.Pages.Values.Sum(p => p.Count),
-            Attempts = S.Attempts,
-            ApiCalls = S.ApiCalls,
-            Retries = S.Retries,
-            CacheHits = S.CacheHits,
-            CacheMisses = S.CacheMisses,
-            RateLimitWaitMs = S.RateLimitWaitMs,
-            Errors = S.Errors,
+            Counters = S.Counters,
             Error = S.Error,
         };
     }

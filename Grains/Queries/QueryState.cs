@@ -16,19 +16,7 @@ public sealed class QueryState
 
     public int PagesFailed { get; set; }
 
-    public int Attempts { get; set; }
-
-    public int ApiCalls { get; set; }
-
-    public int Retries { get; set; }
-
-    public int CacheHits { get; set; }
-
-    public int CacheMisses { get; set; }
-
-    public int Errors { get; set; }
-
-    public long RateLimitWaitMs { get; set; }
+    public QueryCounters Counters { get; set; } = QueryCounters.Zero;
 
     public string? Error { get; set; }
 

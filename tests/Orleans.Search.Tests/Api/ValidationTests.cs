@@ -50,6 +50,20 @@ public sealed class ValidationTests(OpenGatewayFixture fixture)
         { "C1 control in a queries item", """{"queries":["a","b","c\u0085"]}""", "queries[2]" },
         { "control character in provider", """{"query":"a","provider":"web\u0000"}""", "provider" },
         { "nested 5,000 deep", "{\"query\":" + new string('[', 5000) + new string(']', 5000) + "}", "query" },
+        { "mode unknown", """{"query":"a","mode":"thorough"}""", "mode" },
+        { "expand 11", """{"query":"a","expand":11}""", "expand" },
+        { "expand 0", """{"query":"a","expand":0}""", "expand" },
+        { "expand a string", """{"query":"a","expand":"yes"}""", "expand" },
+        { "expand with queries", """{"queries":["a","b"],"expand":true}""", "expand" },
+        { "read 0", """{"query":"a","read":0}""", "read" },
+        { "read 51", """{"query":"a","read":51}""", "read" },
+        { "depth without deep mode", """{"query":"a","depth":2}""", "depth" },
+        { "depth 6", """{"query":"a","mode":"deep","depth":6}""", "depth" },
+        { "budget maxTokens 0", """{"query":"a","budget":{"maxTokens":0}}""", "budget.maxTokens" },
+        { "budget maxCostUsd negative", """{"query":"a","budget":{"maxCostUsd":-1}}""", "budget.maxCostUsd" },
+        { "llm unknown", """{"query":"a","llm":"nope"}""", "llm" },
+        { "research mode with no LLM configured", """{"query":"a","mode":"research"}""", "mode" },
+        { "answer with no LLM configured", """{"query":"a","answer":true}""", "answer" },
     };
 
     [Theory]
