@@ -5,6 +5,7 @@ using Orleans.Serialization;
 using Orleans.Storage;
 using Orleans.Search.Hosting;
 using Orleans.Search.Jobs;
+using Orleans.Search.Reading;
 using Orleans.Search.Silo.Storage;
 using Orleans.Search.Storage;
 
@@ -77,6 +78,7 @@ public static class SearchSiloBuilderExtensions
         }
 
         silo.Services.AddSearchGrainServices(configuration);
+        silo.Services.AddPageReading(configuration);
         silo.Services.AddDatabaseExceptionSerialization();
         silo.Services.AddSingleton<ActiveJobsSweep>();
         silo.AddStartupTask<ResumeActiveJobs>();
