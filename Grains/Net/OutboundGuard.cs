@@ -103,7 +103,7 @@ public sealed partial class OutboundGuard : IDisposable
                 catch (HttpRequestException e) when (e.InnerException is OutboundRefusedException refused)
                 {
                     LogRefused(_logger, current.Scheme, current.Authority, refused.Reason);
-                    throw refused;
+                    throw new OutboundRefusedException(current, refused.Reason);
                 }
             }
             if (!IsRedirect(response.StatusCode) || response.Headers.Location is not { } location || hop >= maxRedirects)

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Search.Net;
 
 namespace Orleans.Search.Reading;
@@ -12,6 +13,7 @@ public static class ReadingServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddPageReading(this IServiceCollection services, IConfiguration configuration)
     {
+        services.TryAddSingleton(TimeProvider.System);
         services.AddOutboundGuard(configuration);
         services.AddOptions<ReadOptions>().Bind(configuration.GetSection(ReadOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ReadOptions>, ReadOptionsValidator>();
