@@ -152,7 +152,7 @@ public sealed class RobotsTxt
     /// Prefix match with <c>*</c> (any run of characters) and a final <c>$</c> (end of the path). Greedy with one
     /// backtrack point, so the cost is bounded by pattern length × path length.
     /// </summary>
-    internal static bool Matches(string pattern, string path)
+    public static bool Matches(string pattern, string path)
     {
         var anchored = pattern.EndsWith('$');
         var p = anchored ? pattern[..^1] : pattern;
