@@ -40,4 +40,7 @@ public sealed record PageRead
 
     /// <summary>True when the text came from the read cache rather than a fetch.</summary>
     [Id(12)] public bool Cached { get; init; }
+
+    /// <summary>True when the body was longer than the reader's byte limit and was cut there (the text is of the first part).</summary>
+    [Id(13)] public bool Truncated { get; init; }
 }

@@ -6,6 +6,7 @@ using Orleans.Search.Caching;
 using Orleans.Search.Hosting;
 using Orleans.Search.Jobs;
 using Orleans.Search.Llm;
+using Orleans.Search.Reading;
 using Orleans.Search.Silo.Storage;
 using Orleans.Search.Storage;
 
@@ -84,6 +85,7 @@ public static class SearchSiloBuilderExtensions
 
         silo.Services.AddSearchGrainServices(configuration);
         silo.Services.AddLanguageModels(configuration);
+        silo.Services.AddPageReading(configuration);
         silo.Services.AddDatabaseExceptionSerialization();
         silo.Services.AddSingleton<ActiveJobsSweep>();
         silo.AddStartupTask<ResumeActiveJobs>();

@@ -19,6 +19,10 @@ public static class BenchProgram
         {
             return await Postgres.PostgresBench.MainAsync(args); // the PostgreSQL column and the silo kill (Postgres/)
         }
+        if (args.Contains("--reading"))
+        {
+            return await Reading.ReadingBench.MainAsync(args); // 100 pages over 20 hosts, and extraction per page (Reading/)
+        }
         if (args.Contains("--soak"))
         {
             return await Soak.SoakBench.MainAsync(args); // normal clients beside hostile ones (Soak/)
@@ -76,7 +80,8 @@ public sealed record BenchOptions
           --overhead-rounds N     run the L = 0 run N − 1 times as warm-up (not reported) before its --repeat reported runs (default 1: no extra warm-up)
           --gateway-env KEY=VALUE an extra environment variable for the gateway process (repeatable)
           --gateway-log PATH      keep the gateway's console output there
-        Other modes: --postgres (PostgreSQL and a silo kill), --soak (normal clients beside hostile ones; --soak --help)
+        Other modes: --postgres (PostgreSQL and a silo kill), --soak (normal clients beside hostile ones; --soak --help),
+          --reading (the page reader: --hosts 20 --pages 100 --latency-ms 300 --per-host 2 --repeat 3)
         """;
 
     public IReadOnlyList<int> CallCounts { get; init; } = [40, 400, 4000];

@@ -15,7 +15,7 @@ public sealed class LlmClusterFixture : IAsyncLifetime
     public const string ApiKey = "sk-test-key";
     public const decimal InputPrice = 2.5m, CachedPrice = 1.25m, OutputPrice = 10m;
 
-    private readonly Infrastructure.TempDatabase _database = new();
+    private readonly TempDatabase _database = new();
     private InProcessTestCluster? _cluster;
 
     public FakeOpenAi Fake { get; private set; } = null!;
