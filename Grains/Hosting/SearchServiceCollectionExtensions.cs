@@ -2,6 +2,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Search.Providers;
+using Orleans.Search.Providers.Code;
+using Orleans.Search.Providers.Http;
 using Orleans.Search.Providers.Local;
 using Orleans.Search.Providers.Searxng;
 
@@ -38,6 +40,12 @@ public static class SearchServiceCollectionExtensions
         services.AddHttpClient(SearxngProviderFactory.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan);
         services.AddSingleton<ISearchProviderFactory, LocalProviderFactory>();
         services.AddSingleton<ISearchProviderFactory, SearxngProviderFactory>();
+        services.AddHttpClient(HttpProviderFactory.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan);
+        foreach (var kind in HttpProviderFactory.Kinds)
+        {
+            services.AddSingleton<ISearchProviderFactory>(sp => ActivatorUtilities.CreateInstance<HttpProviderFactory>(sp, kind));
+        }
+        services.AddSingleton<ISearchProviderFactory, CodeProviderFactory>();
         services.AddSingleton<SearchProviderCatalog>();
         services.AddSingleton<ProviderResilience>();
         services.AddSingleton<ProviderPermits>();
