@@ -5,7 +5,7 @@ namespace Orleans.Search.Providers.Code;
 
 /// <summary>
 /// A ripgrep-like search of a folder: every matching line is a hit with <see cref="ContextLines"/> lines around it,
-/// <see cref="HitsPerPage"/> hits a page, in path then line order. The query is a literal (case-insensitive unless it
+/// <see cref="HitsPerPage"/> hits a page, in file order (a folder's files by name, then its subfolders by name), then line order. The query is a literal (case-insensitive unless it
 /// has an upper-case letter), or a regex written <c>/pattern/</c> or <c>/pattern/i</c>.
 /// </summary>
 /// <remarks>
@@ -78,7 +78,7 @@ public sealed class CodeSearchProvider(string name, string folder, SearchProvide
         return new ProviderPage(hits.Skip((page - 1) * HitsPerPage).Take(HitsPerPage).ToList());
     }
 
-    /// <summary>Files under the folder in ordinal path order, with what <c>.gitignore</c> and the skip rules leave out already left out.</summary>
+    /// <summary>Files under the folder, a folder's files (by ordinal name) before its subfolders, with what <c>.gitignore</c> and the skip rules leave out already left out.</summary>
     internal IEnumerable<CodeFile> EnumerateFiles(CancellationToken cancellationToken)
     {
         var root = new DirectoryInfo(folder);
