@@ -22,6 +22,8 @@ public sealed class FakeBrave : FakeProviderServer
 
     public static Task<FakeBrave> StartAsync() => StartAsync(new FakeBrave());
 
+    protected override string? QueryOf(FakeProviderRequest request) => request.Query("q");
+
     protected override bool IsAuthorized(FakeProviderRequest request) => request.Header("X-Subscription-Token") == ValidKey;
 
     private static void RateLimitHeaders(HttpContext context, string remaining, string reset)

@@ -20,6 +20,8 @@ public sealed class FakeJina : FakeProviderServer
 
     public static Task<FakeJina> StartAsync() => StartAsync(new FakeJina());
 
+    protected override string? QueryOf(FakeProviderRequest request) => request.Method == "POST" ? JsonString(request.Body, e => e.GetProperty("q")) : request.Query("q");
+
     protected override bool IsAuthorized(FakeProviderRequest request) => request.Header("Authorization") == "Bearer " + ValidKey;
 
     protected override Task WriteFaultAsync(HttpContext context, FakeProviderFault fault)

@@ -28,6 +28,8 @@ public sealed class FakePerplexity : FakeProviderServer
 
     public static string Answer(string query) => $"The answer about {query} is in the sources [1][2].";
 
+    protected override string? QueryOf(FakeProviderRequest request) => JsonString(request.Body, e => e.GetProperty("messages").EnumerateArray().Last().GetProperty("content"));
+
     protected override bool IsAuthorized(FakeProviderRequest request) => request.Header("Authorization") == "Bearer " + ValidKey;
 
     private static object Error(int code, string type, string message) => new { error = new { message, type, code } };

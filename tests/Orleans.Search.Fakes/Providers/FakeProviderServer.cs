@@ -18,6 +18,8 @@ namespace Orleans.Search.Fakes.Providers;
 /// <summary>One request as a provider fake saw it.</summary>
 public sealed record FakeProviderRequest(string Method, string PathAndQuery, IReadOnlyDictionary<string, string> Headers, string Body)
 {
+    public DateTimeOffset ArrivedAt { get; init; } = DateTimeOffset.UtcNow;
+
     public string? Header(string name) => Headers.TryGetValue(name, out var value) ? value : null;
 
     /// <summary>A query-string value, or null.</summary>
@@ -80,6 +82,9 @@ public abstract class FakeProviderServer : IAsyncDisposable
     public int TotalResults { get; set; } = 50;
 
     public IReadOnlyList<FakeProviderRequest> Requests => [.. _requests];
+
+    /// <summary>The requests that asked for <paramref name="query"/>, whatever their answer.</summary>
+    public IReadOnlyList<FakeProviderRequest> RequestsFor(string query) => [.. _requests.Where(r => QueryOf(r) == query)];
 
     public static string ResultUrl(string query, int n) =>
         string.Create(CultureInfo.InvariantCulture, $"https://{ResultHost}/{Uri.EscapeDataString(query.Replace(' ', '-'))}/{n}");
@@ -148,6 +153,23 @@ public abstract class FakeProviderServer : IAsyncDisposable
     }
 
     protected abstract bool IsAuthorized(FakeProviderRequest request);
+
+    /// <summary>The search text a request carries (query string or JSON body, as the provider takes it).</summary>
+    protected abstract string? QueryOf(FakeProviderRequest request);
+
+    /// <summary>A string property of a JSON body, or null when the body is not JSON or lacks it.</summary>
+    protected static string? JsonString(string body, Func<JsonElement, JsonElement?> select)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            return select(document.RootElement) is { ValueKind: JsonValueKind.String } value ? value.GetString() : null;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
 
     protected abstract Task WriteFaultAsync(HttpContext context, FakeProviderFault fault);
 

@@ -16,6 +16,8 @@ public sealed class FakeTavily : FakeProviderServer
 
     public static Task<FakeTavily> StartAsync() => StartAsync(new FakeTavily());
 
+    protected override string? QueryOf(FakeProviderRequest request) => JsonString(request.Body, e => e.GetProperty("query"));
+
     protected override bool IsAuthorized(FakeProviderRequest request) => request.Header("Authorization") == "Bearer " + ValidKey;
 
     protected override Task WriteFaultAsync(HttpContext context, FakeProviderFault fault)
