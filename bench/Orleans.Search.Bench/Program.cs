@@ -22,6 +22,10 @@ public static class BenchProgram
         {
             return await Soak.SoakBench.MainAsync(args); // normal clients beside hostile ones (Soak/)
         }
+        if (args.Contains("--code-search"))
+        {
+            return await CodeSearch.CodeSearchBench.MainAsync(args); // the code provider on a 50,000-file folder (CodeSearch/)
+        }
         var options = BenchOptions.Parse(args);
         if (options is null)
         {
@@ -75,7 +79,8 @@ public sealed record BenchOptions
           --overhead-rounds N     run the L = 0 run N − 1 times as warm-up (not reported) before its --repeat reported runs (default 1: no extra warm-up)
           --gateway-env KEY=VALUE an extra environment variable for the gateway process (repeatable)
           --gateway-log PATH      keep the gateway's console output there
-        Other modes: --postgres (PostgreSQL and a silo kill), --soak (normal clients beside hostile ones; --soak --help)
+        Other modes: --postgres (PostgreSQL and a silo kill), --soak (normal clients beside hostile ones; --soak --help),
+          --code-search [--files 50000] [--repeat 5] (the code provider on a generated folder)
         """;
 
     public IReadOnlyList<int> CallCounts { get; init; } = [40, 400, 4000];

@@ -78,6 +78,9 @@ public sealed class CodeSearchProvider(string name, string folder, SearchProvide
         return new ProviderPage(hits.Skip((page - 1) * HitsPerPage).Take(HitsPerPage).ToList());
     }
 
+    /// <summary>The files a search may read: those under the folder that <c>.gitignore</c> and the size and link rules leave in (binary ones are found only when read).</summary>
+    public int CountSearchableFiles(CancellationToken cancellationToken) => EnumerateFiles(cancellationToken).Count();
+
     /// <summary>Files under the folder, a folder's files (by ordinal name) before its subfolders, with what <c>.gitignore</c> and the skip rules leave out already left out.</summary>
     internal IEnumerable<CodeFile> EnumerateFiles(CancellationToken cancellationToken)
     {
