@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -16,7 +17,7 @@ namespace Orleans.Search.Providers.Code;
 /// judges it), and symbolic links. Files are searched concurrently in path-ordered batches, and the search stops at
 /// the first batch that fills the page.
 /// </remarks>
-public sealed class CodeSearchProvider(string name, string folder, SearchProviderOptions options) : ISearchProvider
+public sealed partial class CodeSearchProvider(string name, string folder, SearchProviderOptions options) : ISearchProvider
 {
     public const int HitsPerPage = 20;
 
@@ -170,24 +171,59 @@ public sealed class CodeSearchProvider(string name, string folder, SearchProvide
 
     private List<ProviderHit>? SearchFile(CodeFile file, LineMatcher matcher, int wanted)
     {
-        byte[] bytes;
+        // Most files do not match: read and test them in pooled buffers, and make strings only for a file that does.
+        byte[]? bytes = null;
+        char[]? chars = null;
         try
         {
-            bytes = File.ReadAllBytes(file.FullPath);
+            int length;
+            using (var handle = File.OpenHandle(file.FullPath))
+            {
+                var size = RandomAccess.GetLength(handle);
+                if (size == 0 || size > options.MaxFileBytes)
+                {
+                    return null;
+                }
+                bytes = ArrayPool<byte>.Shared.Rent((int)size);
+                length = 0;
+                int read;
+                while (length < size && (read = RandomAccess.Read(handle, bytes.AsSpan(length, (int)size - length), length)) > 0)
+                {
+                    length += read;
+                }
+            }
+            var content = bytes.AsSpan(0, length);
+            if (content[..Math.Min(length, BinaryProbeBytes)].Contains((byte)0))
+            {
+                return null;
+            }
+            if (content.StartsWith(Encoding.UTF8.Preamble))
+            {
+                content = content[Encoding.UTF8.Preamble.Length..];
+            }
+            chars = ArrayPool<char>.Shared.Rent(Encoding.UTF8.GetMaxCharCount(content.Length));
+            var text = chars.AsSpan(0, Encoding.UTF8.GetChars(content, chars));
+            return matcher.MayMatch(text) ? SearchLines(file, text.ToString(), matcher, wanted) : null;
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
             return null;
         }
-        if (bytes.Length > options.MaxFileBytes || bytes.AsSpan(0, Math.Min(bytes.Length, BinaryProbeBytes)).Contains((byte)0))
+        finally
         {
-            return null;
+            if (bytes is not null)
+            {
+                ArrayPool<byte>.Shared.Return(bytes);
+            }
+            if (chars is not null)
+            {
+                ArrayPool<char>.Shared.Return(chars);
+            }
         }
-        var text = Encoding.UTF8.GetString(bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? bytes.AsSpan(Encoding.UTF8.Preamble.Length) : bytes);
-        if (!matcher.MayMatch(text))
-        {
-            return null;
-        }
+    }
+
+    private List<ProviderHit>? SearchLines(CodeFile file, string text, LineMatcher matcher, int wanted)
+    {
         var lines = text.Split('\n');
         if (lines.Length > 1 && lines[^1].Length == 0)
         {
@@ -228,17 +264,19 @@ public sealed class CodeSearchProvider(string name, string folder, SearchProvide
     internal sealed record CodeFile(string FullPath, string RelativePath);
 
     /// <summary>A literal (smart case) or a bounded regex, matched one line at a time.</summary>
-    private sealed class LineMatcher
+    private sealed partial class LineMatcher
     {
         private readonly string? _literal;
         private readonly StringComparison _comparison;
         private readonly Regex? _regex;
+        private readonly Regex? _wholeFile;
 
-        private LineMatcher(string? literal, StringComparison comparison, Regex? regex)
+        private LineMatcher(string? literal, StringComparison comparison, Regex? regex, Regex? wholeFile = null)
         {
             _literal = literal;
             _comparison = comparison;
             _regex = regex;
+            _wholeFile = wholeFile;
         }
 
         public static LineMatcher Parse(string provider, string query, TimeSpan timeout)
@@ -254,7 +292,8 @@ public sealed class CodeSearchProvider(string name, string folder, SearchProvide
                 var flags = RegexOptions.CultureInvariant | (ignoreCase ? RegexOptions.IgnoreCase : RegexOptions.None);
                 try
                 {
-                    return new LineMatcher(null, default, Build(pattern, flags, timeout));
+                    var regex = Build(pattern, flags, timeout);
+                    return new LineMatcher(null, default, regex, WholeFilePrefilter(regex, pattern, flags, timeout));
                 }
                 catch (ArgumentException ex)
                 {
@@ -278,8 +317,24 @@ public sealed class CodeSearchProvider(string name, string folder, SearchProvide
             }
         }
 
+        /// <summary>
+        /// The same pattern run once over a whole file, with <c>^</c> and <c>$</c> at line ends: a file where it finds
+        /// nothing has no matching line. Only for the non-backtracking engine (no lookarounds, which could see across
+        /// lines) and without the whole-input anchors <c>\A</c>, <c>\z</c>, <c>\Z</c>, <c>\G</c>.
+        /// </summary>
+        private static Regex? WholeFilePrefilter(Regex regex, string pattern, RegexOptions flags, TimeSpan timeout) =>
+            (regex.Options & RegexOptions.NonBacktracking) != 0 && !WholeInputAnchor().IsMatch(pattern)
+                ? new Regex(pattern, flags | RegexOptions.NonBacktracking | RegexOptions.Multiline, timeout)
+                : null;
+
+        [GeneratedRegex(@"\\[AzZG]")]
+        private static partial Regex WholeInputAnchor();
+
         /// <summary>A cheap whole-file test that never says no to a file with a matching line.</summary>
-        public bool MayMatch(string text) => _literal is null || text.Contains(_literal, _comparison);
+        public bool MayMatch(ReadOnlySpan<char> text) =>
+            _literal is not null ? text.Contains(_literal, _comparison)
+            // "$" does not match before "\r\n", so files with carriage returns go line by line.
+            : _wholeFile is null || text.Contains('\r') || _wholeFile.IsMatch(text);
 
         public bool IsMatch(ReadOnlySpan<char> line) => _literal is not null ? line.Contains(_literal, _comparison) : _regex!.IsMatch(line);
     }

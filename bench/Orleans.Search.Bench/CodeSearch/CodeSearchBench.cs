@@ -144,7 +144,7 @@ public static class CodeSearchBench
             {
                 text.Append("    public static int fn_").Append(l).Append("_abc(int x) { return x * ").Append(random.Next(1000)).Append(" + ").Append(l).Append("; }\n");
             }
-            if (i == files / 2)
+            if (i == files / 2 + 1)
             {
                 text.Append("    // needle_4f1c9a: the one rare term\n");
             }

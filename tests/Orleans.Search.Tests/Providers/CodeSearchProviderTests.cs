@@ -137,6 +137,16 @@ public sealed class CodeSearchProviderTests : IDisposable
     }
 
     [Fact]
+    public async Task Regex_anchors_are_line_anchors_whatever_the_line_endings()
+    {
+        Write("lf.txt", "x\nfoo\nfoo bar\n");
+        Write("crlf.txt", "x\r\nfoo\r\n");
+
+        Assert.Equal(["crlf.txt:2", "lf.txt:2"], (await SearchAsync("/^foo$/", contextLines: 0)).Hits.Select(h => h.Title));
+        Assert.Equal(["crlf.txt:2", "lf.txt:2", "lf.txt:3"], (await SearchAsync(@"/\Afoo/", contextLines: 0)).Hits.Select(h => h.Title));
+    }
+
+    [Fact]
     public async Task A_pathological_regex_is_bounded_by_its_timeout()
     {
         // 40 a's then a b: (a+)+$ backtracks through 2^40 splits on the backtracking engine.
