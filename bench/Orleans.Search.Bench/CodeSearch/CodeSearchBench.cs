@@ -77,7 +77,7 @@ public static class CodeSearchBench
             }
             L(string.Create(Inv, $"| walking the folder only (`.gitignore` read at every level, no file opened) | {Stats.Median(walk):0} ms ({walk.Min():0}–{walk.Max():0}) | — |"));
             L();
-            L(string.Create(Inv, $"What bounds it: a search that must read every file costs one read and one UTF-8 decode per file, spread over {Environment.ProcessorCount} cores in path-ordered batches of 512 files; a literal is first looked for in the whole file (vectorized `IndexOf`) and only files that contain it are split into lines. A common term fills its page from the first batches and stops there. The folder walk is single-threaded (it keeps the order)."));
+            L(string.Create(Inv, $"What bounds it: a search that must read every file costs one read and one UTF-8 decode per file, spread over {Environment.ProcessorCount} cores in path-ordered batches of 512 files; files are read into pooled buffers and tested whole (a literal with vectorized `IndexOf`, a regex once with `^`/`$` at line ends on the non-backtracking engine); only files that pass are split into lines and allocate strings. A common term fills its page from the first batches and stops there. The folder walk is single-threaded (it keeps the order)."));
             var report = md.ToString();
             var bench = Path.Combine(Postgres.PostgresRun.RepositoryRoot(), "bench");
             await File.WriteAllTextAsync(Path.Combine(bench, FileName), report);
