@@ -169,6 +169,7 @@ public sealed record SearchResult
     /// <summary>1-based rank within its page.</summary>
     [Id(5)] public int Rank { get; init; }
     [Id(6)] public required string Provider { get; init; }
+    [Id(7)] public IReadOnlyList<string> Queries { get; init; } = [];
 }
 
 /// <summary>One line of a caller's job list.</summary>

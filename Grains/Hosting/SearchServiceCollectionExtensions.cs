@@ -3,6 +3,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Search.Caching;
 using Orleans.Search.Providers;
+using Orleans.Search.Providers.Code;
+using Orleans.Search.Providers.Http;
 using Orleans.Search.Providers.Local;
 using Orleans.Search.Providers.Searxng;
 
@@ -55,6 +57,12 @@ public static class SearchServiceCollectionExtensions
         services.AddHttpClient(SearxngProviderFactory.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan);
         services.AddSingleton<ISearchProviderFactory, LocalProviderFactory>();
         services.AddSingleton<ISearchProviderFactory, SearxngProviderFactory>();
+        services.AddHttpClient(HttpProviderFactory.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan);
+        foreach (var kind in HttpProviderFactory.Kinds)
+        {
+            services.AddSingleton<ISearchProviderFactory>(sp => ActivatorUtilities.CreateInstance<HttpProviderFactory>(sp, kind));
+        }
+        services.AddSingleton<ISearchProviderFactory, CodeProviderFactory>();
         services.AddSingleton<SearchProviderCatalog>();
         services.AddSingleton<ProviderResilience>();
         services.AddSingleton<ProviderPermits>();

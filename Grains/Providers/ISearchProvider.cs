@@ -1,7 +1,7 @@
 namespace Orleans.Search.Providers;
 
 /// <summary>
-/// One search backend (local files, SearXNG, later Jina, Brave, Tavily, Perplexity).
+/// One search backend (local files, SearXNG, Jina, Brave, Tavily, Perplexity, a code folder).
 /// Adapters translate a query and a 1-based page into the backend's own paging, auth and result shape,
 /// and report the facts resilience needs (status code, Retry-After) through <see cref="ProviderException"/>.
 /// </summary>
@@ -20,8 +20,8 @@ public sealed record ProviderQuery(string Text, int Page, int PageSize);
 /// <summary>One page of hits, ranked best first; <paramref name="Usage"/> for providers that bill LLM tokens (Perplexity).</summary>
 public sealed record ProviderPage(IReadOnlyList<ProviderHit> Hits, int StatusCode = 200, Orleans.Search.Llm.TokenUsage? Usage = null);
 
-/// <summary>One hit as the provider gave it.</summary>
-public sealed record ProviderHit(string Url, string Title, string Snippet);
+/// <summary>One hit as the provider gave it; <paramref name="Path"/> and <paramref name="Line"/> (1-based) for hits in files (<c>code</c>).</summary>
+public sealed record ProviderHit(string Url, string Title, string Snippet, string? Path = null, int? Line = null);
 
 /// <summary>A failed provider call, with what retry logic needs to know.</summary>
 /// <param name="transient">Overrides what the status code says about retrying (a 200 whose body is too big is not worth a retry).</param>

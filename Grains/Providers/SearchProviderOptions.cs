@@ -3,21 +3,30 @@ namespace Orleans.Search.Providers;
 /// <summary>Settings of one provider, bound from <c>Search:Providers:{name}</c>.</summary>
 public sealed class SearchProviderOptions
 {
-    /// <summary><c>local</c>, <c>searxng</c>; later <c>jina</c>, <c>brave</c>, <c>tavily</c>, <c>perplexity</c>.</summary>
+    /// <summary><c>local</c>, <c>searxng</c>, <c>jina</c>, <c>brave</c>, <c>tavily</c>, <c>perplexity</c>, <c>code</c>.</summary>
     public string Kind { get; set; } = "";
 
     public string? BaseUrl { get; set; }
 
     public string? ApiKey { get; set; }
 
-    /// <summary>For <c>local</c>: the folder of .txt/.md/.html files (relative paths resolve against the app's base directory).</summary>
+    /// <summary>For <c>local</c>: the folder of .txt/.md/.html files; for <c>code</c>: the folder searched (relative paths resolve against the app's base directory).</summary>
     public string? Path { get; set; }
 
-    /// <summary>For <c>local</c>: files bigger than this are indexed only up to this many bytes.</summary>
+    /// <summary>For <c>local</c>: files bigger than this are indexed only up to this many bytes; <c>code</c> skips them.</summary>
     public long MaxFileBytes { get; set; } = 1024 * 1024;
 
     /// <summary>For <c>local</c>: the most files indexed (the first ones in path order); the rest are skipped.</summary>
     public int MaxFiles { get; set; } = 20_000;
+
+    /// <summary>For <c>code</c>: lines shown before and after each matching line.</summary>
+    public int ContextLines { get; set; } = 2;
+
+    /// <summary>For <c>code</c>: the longest one regex match may run before the search fails.</summary>
+    public int RegexTimeoutMs { get; set; } = 1000;
+
+    /// <summary>For <c>perplexity</c>: the Sonar model.</summary>
+    public string? Model { get; set; }
 
     public int PageSize { get; set; } = 10;
 

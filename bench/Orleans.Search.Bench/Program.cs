@@ -27,6 +27,10 @@ public static class BenchProgram
         {
             return await Soak.SoakBench.MainAsync(args); // normal clients beside hostile ones (Soak/)
         }
+        if (args.Contains("--code-search"))
+        {
+            return await CodeSearch.CodeSearchBench.MainAsync(args); // the code provider on a 50,000-file folder (CodeSearch/)
+        }
         var options = BenchOptions.Parse(args);
         if (options is null)
         {
@@ -82,6 +86,7 @@ public sealed record BenchOptions
           --gateway-log PATH      keep the gateway's console output there
         Other modes: --postgres (PostgreSQL and a silo kill), --soak (normal clients beside hostile ones; --soak --help),
           --reading (the page reader: --hosts 20 --pages 100 --latency-ms 300 --per-host 2 --repeat 3)
+          --code-search [--files 50000] [--repeat 5] (the code provider on a generated folder)
         """;
 
     public IReadOnlyList<int> CallCounts { get; init; } = [40, 400, 4000];
