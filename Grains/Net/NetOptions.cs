@@ -13,6 +13,12 @@ public sealed class NetOptions
     /// meant to be reached, or a test's loopback fake. Everything else must resolve to public addresses only.
     /// </summary>
     public string[] AllowHosts { get; set; } = [];
+
+    /// <summary>
+    /// Refuse every host not in <see cref="AllowHosts"/>, before any DNS lookup: for a silo that must reach only known
+    /// services (and for tests, whose result URLs name hosts that must never be looked up).
+    /// </summary>
+    public bool AllowListOnly { get; set; }
 }
 
 /// <summary>Resolves a host name to addresses; the outbound guard checks every one before it connects.</summary>

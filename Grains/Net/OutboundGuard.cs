@@ -19,6 +19,7 @@ public sealed partial class OutboundGuard : IDisposable
 
     private readonly HashSet<string> _allowHosts;
     private readonly IHostResolver _resolver;
+    private readonly bool _allowListOnly;
     private readonly ILogger<OutboundGuard> _logger;
     private readonly HttpClient _client;
     private long _connectionsOpened;
@@ -26,6 +27,7 @@ public sealed partial class OutboundGuard : IDisposable
     public OutboundGuard(IOptions<NetOptions> options, IHostResolver resolver, ILogger<OutboundGuard> logger)
     {
         _allowHosts = new HashSet<string>(options.Value.AllowHosts.Select(NormalizeHost), StringComparer.OrdinalIgnoreCase);
+        _allowListOnly = options.Value.AllowListOnly;
         _resolver = resolver;
         _logger = logger;
         var handler = new SocketsHttpHandler
@@ -141,6 +143,10 @@ public sealed partial class OutboundGuard : IDisposable
         {
             return null;
         }
+        if (_allowListOnly)
+        {
+            return $"{host} is not on Net:AllowHosts (Net:AllowListOnly)";
+        }
         return IPAddress.TryParse(host, out var address) ? OutboundAddressRules.RefusalReason(address) : null;
     }
 
@@ -180,6 +186,10 @@ public sealed partial class OutboundGuard : IDisposable
     {
         var name = NormalizeHost(host);
         var allowed = _allowHosts.Contains(name);
+        if (!allowed && _allowListOnly)
+        {
+            throw new OutboundRefusedException(new Uri($"http://{(name.Contains(':') ? $"[{name}]" : name)}/"), $"{name} is not on Net:AllowHosts (Net:AllowListOnly)");
+        }
         var addresses = IPAddress.TryParse(name, out var literal) ? [literal] : await _resolver.ResolveAsync(name, cancellationToken);
         if (addresses.Length == 0)
         {

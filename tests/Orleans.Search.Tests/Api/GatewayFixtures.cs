@@ -203,6 +203,8 @@ internal static class GatewaySettings
     public static Dictionary<string, string?> Common(FakeSearxng web) => new()
     {
         ["Search:DefaultProvider"] = "web",
+        // Result URLs name hosts (results.example) that must never be looked up: reads stop at the guard.
+        ["Net:AllowListOnly"] = "true",
         ["Search:Providers:web:Kind"] = "searxng",
         ["Search:Providers:web:BaseUrl"] = web.BaseUrl.ToString(),
         ["Search:Providers:web:PermitsPerMinute"] = "60000",

@@ -31,6 +31,7 @@ public sealed class SearchClusterFixture : IAsyncLifetime
         {
             ["ConnectionStrings:Orleans"] = _database.ConnectionString,
             ["Search:DefaultProvider"] = "web",
+            ["Net:AllowListOnly"] = "true",
             ["Search:Providers:web:Kind"] = "searxng",
             ["Search:Providers:web:BaseUrl"] = Searxng.BaseUrl.ToString(),
             ["Search:Providers:web:PermitsPerMinute"] = "60000",

@@ -26,6 +26,7 @@ public sealed class ResearchJobTests : IAsyncLifetime
         {
             ["ConnectionStrings:Orleans"] = _database.ConnectionString,
             ["Search:DefaultProvider"] = "web",
+            ["Net:AllowListOnly"] = "true",
             ["Search:Providers:web:Kind"] = "searxng",
             ["Search:Providers:web:BaseUrl"] = _searxng.BaseUrl.ToString(),
             ["Llm:DefaultProvider"] = "main",
