@@ -34,7 +34,7 @@ public sealed record JobStatus
     [Id(9)] public IReadOnlyList<QueryStatus> Queries { get; init; } = [];
     [Id(10)] public required JobStats Stats { get; init; }
 
-    /// <summary>Results of every query, in query, page and rank order; empty unless asked for.</summary>
+    /// <summary>Results of every query fused: one entry per normalized URL, best first (reciprocal rank fusion), each with the queries that found it; empty unless asked for.</summary>
     [Id(11)] public IReadOnlyList<SearchResult> Results { get; init; } = [];
     [Id(12)] public string? Error { get; init; }
 

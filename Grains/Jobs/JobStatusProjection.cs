@@ -34,10 +34,11 @@ public static class JobStatusProjection
             }).ToList(),
             Stats = stats,
             // Only pages the job has counted: a query shows a page as soon as it has it, before its checkpoint is durable
-            // and reported, and a status must not list results its own page counts do not include.
+            // and reported, and a status must not list results its own page counts do not include. Fused: one entry per
+            // normalized URL, best first, with every query that found it.
             Results = results is null
                 ? []
-                : results.SelectMany((r, i) => r.Where(result => PageMask.IsSet(state.Queries[i].PagesSucceeded, result.Page))).ToList(),
+                : ResultFusion.Fuse(results.SelectMany((r, i) => r.Where(result => PageMask.IsSet(state.Queries[i].PagesSucceeded, result.Page)))),
             Error = state.Error,
             LastSeq = state.NextSeq - 1,
             Mode = spec.Mode,

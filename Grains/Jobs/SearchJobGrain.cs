@@ -738,17 +738,17 @@ public sealed class SearchJobGrain(
     {
         var perQuery = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count)
             .Select(i => S.Queries[i].Version > 0 ? QueryGrain(i).GetResultsAsync() : Task.FromResult<IReadOnlyList<SearchResult>>([])));
-        return SourceRanking.Fuse(perQuery.SelectMany((r, i) => r.Where(result => PageMask.IsSet(S.Queries[i].PagesSucceeded, result.Page))));
+        return [.. ResultFusion.Fuse(perQuery.SelectMany((r, i) => r.Where(result => PageMask.IsSet(S.Queries[i].PagesSucceeded, result.Page))))];
     }
 
     private async Task ReadAsync(CancellationToken cancellationToken)
     {
         var spec = S.Spec!;
         var options = researchOptions.CurrentValue;
-        var done = S.Reads.Select(r => SourceRanking.NormalizeUrl(r.Url)).ToHashSet(StringComparer.Ordinal);
+        var done = S.Reads.Select(r => ResultFusion.NormalizeUrl(r.Url)).ToHashSet(StringComparer.Ordinal);
         // This round's share: a round resumed after a crash reads only what it had not.
         var quota = Math.Max(0, spec.ReadCount * (S.ReadRounds + 1) - S.Reads.Count);
-        var targets = (await FusedResultsAsync()).Where(r => !done.Contains(SourceRanking.NormalizeUrl(r.Url))).Take(quota).ToList();
+        var targets = (await FusedResultsAsync()).Where(r => !done.Contains(ResultFusion.NormalizeUrl(r.Url))).Take(quota).ToList();
         var read = Ledger.Stage(StageNames.Read)!;
         Ledger.Shrink(StageNames.Read, read.UnitsDone + targets.Count + RoundsLeft * spec.ReadCount);
 

@@ -99,7 +99,7 @@ public sealed class OperationalEndpointTests(OpenGatewayFixture fixture)
     }
 
     [Theory]
-    [InlineData("DELETE", "/api/search-jobs/0123456789abcdef0123456789abcdef", "GET")]
+    [InlineData("PATCH", "/api/search-jobs/0123456789abcdef0123456789abcdef", "DELETE")]
     [InlineData("PUT", "/api/search-jobs", "GET")]
     [InlineData("GET", "/api/search", "POST")]
     public async Task Wrong_method_is_405_problem_naming_the_allowed_ones(string method, string path, string allowed)

@@ -105,6 +105,9 @@ public sealed class SearchEndpointTests(OpenGatewayFixture fixture)
         Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (first.StatusCode, again.StatusCode));
         var (a, b) = (await GatewayApi.ReadJobAsync(first), await GatewayApi.ReadJobAsync(again));
         Assert.Equal(a.JobId, b.JobId);
-        Assert.Equal(a.Results, b.Results);
+        Assert.Equal(Described(a.Results), Described(b.Results));
     }
+
+    private static IEnumerable<string> Described(IEnumerable<SearchResult> results) =>
+        results.Select(r => $"{r.Url} {r.Title} {r.Query} {r.Page} {r.Rank} [{string.Join("|", r.Queries)}]");
 }

@@ -51,12 +51,4 @@ public sealed class ResearchTextTests
         Assert.Equal("See [1] and  and [2] or [x] and [12", text);
         Assert.Equal([1, 2], ResearchText.Citations(text, [new(1, "https://a/", "A", ""), new(2, "https://b/", "B", "")]).Select(c => c.N));
     }
-
-    [Fact]
-    public void Fusion_keeps_one_entry_per_normalized_url_ranked_by_reciprocal_rank()
-    {
-        SearchResult R(string url, string query, int rank) => new() { Url = url, Title = url, Snippet = "", Query = query, Page = 1, Rank = rank, Provider = "p" };
-        var fused = SourceRanking.Fuse([R("https://x.org/a", "q1", 1), R("https://y.org/", "q1", 2), R("HTTPS://Y.ORG", "q2", 1), R("https://z.org/#f", "q2", 2)]);
-        Assert.Equal(["https://y.org/", "https://x.org/a", "https://z.org/#f"], fused.Select(r => r.Url));
-    }
 }
