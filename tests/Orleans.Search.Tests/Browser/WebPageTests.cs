@@ -202,7 +202,7 @@ public sealed class WebPageTests(WebPageFixture fixture)
             await tab.ScreenshotAsync("offline");
             release.TrySetResult();
             using (var finished = JsonDocument.Parse(await Eventually.ReturnsAsync(() => fixture.Alice.GetStringAsync($"/api/search-jobs/{jobId}"),
-                body => body.Contains("\"status\":\"completed\"", StringComparison.Ordinal), "the job to complete while the page is offline")))
+                body => JsonDocument.Parse(body).RootElement.GetProperty("status").GetString() == "completed", "the job to complete while the page is offline")))
             {
                 Assert.Equal(100, finished.RootElement.GetProperty("progress").GetDouble());
             }

@@ -24,6 +24,8 @@ public sealed class ResumeSweepTests(SearchClusterFixture fixture, ITestOutputHe
             await job.SubmitAsync(submission);
             await Eventually.ReturnsAsync(() => job.GetStatusAsync(submission.Owner, includeResults: false),
                 s => s is not null && JobStates.IsTerminal(s.Status), "the job to finish");
+            // The job leaves its shard just after its terminal state; put it back only once it has, so it stays as a stale entry.
+            await Eventually.ReturnsAsync(ShardJobIdsAsync, ids => !ids.Contains(submission.JobId), "the finished job to leave its shard");
             finished.Add(submission.JobId);
         }
         var missing = Enumerable.Range(0, 2000).Select(_ => Guid.NewGuid().ToString("N")).ToList();
