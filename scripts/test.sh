@@ -8,6 +8,15 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 ORLEANS_SEARCH_TEST_POSTGRES="${ORLEANS_SEARCH_TEST_POSTGRES:-$(bash scripts/postgres.sh)}"
 export ORLEANS_SEARCH_TEST_POSTGRES
 
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here): install it when missing.
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "The browser tests need /usr/bin/chromium: run 'sudo apt-get install -y chromium' (or run this as root)." >&2
+  fi
+fi
+
 dotnet build Orleans.Search.sln -c Release
 rm -rf TestResults
 set +e
