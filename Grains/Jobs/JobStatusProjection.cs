@@ -3,6 +3,10 @@ namespace Orleans.Search.Jobs;
 /// <summary>The job as callers see it, projected from its stored state and the ledger's figures.</summary>
 public static class JobStatusProjection
 {
+    /// <summary>The results of the pages <paramref name="pagesSucceeded"/> counts (a mask per query), fused.</summary>
+    public static IReadOnlyList<SearchResult> CountedResults(IReadOnlyList<int> pagesSucceeded, IReadOnlyList<IReadOnlyList<SearchResult>> results) =>
+        ResultFusion.Fuse(results.SelectMany((r, i) => r.Where(result => PageMask.IsSet(pagesSucceeded[i], result.Page))));
+
     /// <param name="results">Results of every query (all their checkpointed pages), per query index; empty when not asked for.</param>
     public static JobStatus Project(string jobId, JobLedger ledger, IReadOnlyList<IReadOnlyList<SearchResult>>? results)
     {
@@ -36,9 +40,7 @@ public static class JobStatusProjection
             // Only pages the job has counted: a query shows a page as soon as it has it, before its checkpoint is durable
             // and reported, and a status must not list results its own page counts do not include. Fused: one entry per
             // normalized URL, best first, with every query that found it.
-            Results = results is null
-                ? []
-                : ResultFusion.Fuse(results.SelectMany((r, i) => r.Where(result => PageMask.IsSet(state.Queries[i].PagesSucceeded, result.Page)))),
+            Results = results is null ? [] : CountedResults(state.Queries.Select(q => q.PagesSucceeded).ToList(), results),
             Error = state.Error,
             LastSeq = state.NextSeq - 1,
             Mode = spec.Mode,

@@ -736,9 +736,10 @@ public sealed class SearchJobGrain(
     /// <summary>Every query's counted results as one ranked list.</summary>
     private async Task<List<SearchResult>> FusedResultsAsync()
     {
-        var perQuery = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count)
-            .Select(i => S.Queries[i].Version > 0 ? QueryGrain(i).GetResultsAsync() : Task.FromResult<IReadOnlyList<SearchResult>>([])));
-        return [.. ResultFusion.Fuse(perQuery.SelectMany((r, i) => r.Where(result => PageMask.IsSet(S.Queries[i].PagesSucceeded, result.Page))))];
+        var counted = S.Queries.Select(q => q.PagesSucceeded).ToList();
+        var perQuery = await Task.WhenAll(Enumerable.Range(0, counted.Count)
+            .Select(i => counted[i] != 0 ? QueryGrain(i).GetResultsAsync() : Task.FromResult<IReadOnlyList<SearchResult>>([])));
+        return [.. JobStatusProjection.CountedResults(counted, perQuery)];
     }
 
     private async Task ReadAsync(CancellationToken cancellationToken)
@@ -1053,13 +1054,17 @@ public sealed class SearchJobGrain(
 
     private async Task<JobStatus> BuildStatusAsync(bool includeResults)
     {
-        IReadOnlyList<IReadOnlyList<SearchResult>>? results = null;
-        if (includeResults)
+        // Taken before the results are awaited, and listing only the pages it counts: a stage step or report that moves
+        // the job on during the await cannot make the status claim pages (or an end) whose results it does not hold.
+        var status = JobStatusProjection.Project(JobId, Ledger, null);
+        if (!includeResults)
         {
-            results = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count)
-                .Select(i => S.Queries[i].Version > 0 ? QueryGrain(i).GetResultsAsync() : Task.FromResult<IReadOnlyList<SearchResult>>([])));
+            return status;
         }
-        return JobStatusProjection.Project(JobId, Ledger, results);
+        var counted = S.Queries.Select(q => q.PagesSucceeded).ToList();
+        var results = await Task.WhenAll(Enumerable.Range(0, counted.Count)
+            .Select(i => counted[i] != 0 ? QueryGrain(i).GetResultsAsync() : Task.FromResult<IReadOnlyList<SearchResult>>([])));
+        return status with { Results = JobStatusProjection.CountedResults(counted, results) };
     }
 
     /// <summary>
