@@ -4,7 +4,9 @@ namespace Orleans.Search.Reading;
 
 /// <summary>
 /// Politeness and load for one silo's reads: at most <see cref="ReadOptions.PerHostConcurrency"/> requests to a host
-/// at once, starts spaced by its <c>Crawl-delay</c>, and at most <see cref="ReadOptions.MaxConcurrency"/> reads in all.
+/// at once, and at most <see cref="ReadOptions.MaxConcurrency"/> reads in all. A host with a <c>Crawl-delay</c> is read
+/// one request at a time, each starting the delay after the previous one ended: spacing only the starts would let a
+/// slow previous request arrive late and its successor early, closer together than the host asked.
 /// The host slot is taken first, so a read waiting for a busy host does not hold one of the shared slots.
 /// </summary>
 public sealed class ReadSlots(IOptions<ReadOptions> options, TimeProvider time)
@@ -24,22 +26,35 @@ public sealed class ReadSlots(IOptions<ReadOptions> options, TimeProvider time)
             await gate.Slots.WaitAsync(cancellationToken);
             try
             {
-                if (crawlDelay is { } delay && delay > TimeSpan.Zero)
+                TimeSpan? spacing = crawlDelay is { } delay && delay > TimeSpan.Zero ? delay : null;
+                if (spacing is not null)
                 {
-                    DateTimeOffset start;
-                    var now = time.GetUtcNow();
-                    lock (gate)
+                    await gate.OneAtATime.WaitAsync(cancellationToken);
+                    try
                     {
-                        start = gate.NextStart > now ? gate.NextStart : now;
-                        gate.NextStart = start + delay;
+                        var now = time.GetUtcNow();
+                        DateTimeOffset start;
+                        lock (gate)
+                        {
+                            start = gate.NextStart;
+                        }
+                        if (start > now)
+                        {
+                            await Task.Delay(start - now, time, cancellationToken);
+                        }
+                        await _all.WaitAsync(cancellationToken);
                     }
-                    if (start > now)
+                    catch
                     {
-                        await Task.Delay(start - now, time, cancellationToken);
+                        gate.OneAtATime.Release();
+                        throw;
                     }
                 }
-                await _all.WaitAsync(cancellationToken);
-                return new Lease(this, gate);
+                else
+                {
+                    await _all.WaitAsync(cancellationToken);
+                }
+                return new Lease(this, gate, spacing);
             }
             catch
             {
@@ -54,9 +69,17 @@ public sealed class ReadSlots(IOptions<ReadOptions> options, TimeProvider time)
         }
     }
 
-    private void Release(HostGate gate)
+    private void Release(HostGate gate, TimeSpan? spacing)
     {
         _all.Release();
+        if (spacing is { } delay)
+        {
+            lock (gate)
+            {
+                gate.NextStart = time.GetUtcNow() + delay;
+            }
+            gate.OneAtATime.Release();
+        }
         gate.Slots.Release();
         Interlocked.Decrement(ref gate.Users);
         gate.LastUsed = time.GetUtcNow();
@@ -77,12 +100,13 @@ public sealed class ReadSlots(IOptions<ReadOptions> options, TimeProvider time)
     private sealed class HostGate(int slots)
     {
         public readonly SemaphoreSlim Slots = new(slots, slots);
+        public readonly SemaphoreSlim OneAtATime = new(1, 1);
         public int Users;
         public DateTimeOffset NextStart;
         public DateTimeOffset LastUsed;
     }
 
-    private sealed class Lease(ReadSlots owner, HostGate gate) : IDisposable
+    private sealed class Lease(ReadSlots owner, HostGate gate, TimeSpan? spacing) : IDisposable
     {
         private int _released;
 
@@ -90,7 +114,7 @@ public sealed class ReadSlots(IOptions<ReadOptions> options, TimeProvider time)
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
-                owner.Release(gate);
+                owner.Release(gate, spacing);
             }
         }
     }
