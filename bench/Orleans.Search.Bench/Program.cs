@@ -73,6 +73,7 @@ public sealed record BenchOptions
           --repeat 3              run each cell (each system in each scenario) this many times; report the median and min–max
           --calls 40,400,4000     the call counts to run (N queries × 10 pages)
           --sequential-max 100    run (a) only where calls × L fits in this many seconds
+          --cell-max 100          run a scenario only where its concurrency bound ceil(calls/C) × L fits in this many seconds
           --sequential-repeat 1   how many times (a) runs per call count and rate at L = 200 ms (it takes calls × L; the L = 0 run repeats it --repeat times)
           --fast-concurrency 200  C of the L = 0 overhead run
           --overhead-4x50         also run the L = 0 overhead run as 4 jobs × 50 queries × 10 pages at provider concurrency 50
@@ -105,6 +106,9 @@ public sealed record BenchOptions
     public double JitterToleranceMs { get; init; } = 200;
 
     public double SequentialMaxSeconds { get; init; } = 100;
+
+    /// <summary>A scenario whose concurrency bound (ceil(calls/C) × L) exceeds this is skipped: at C = 5 and 4000 calls one run takes 160 s and the limiter never binds.</summary>
+    public double CellMaxSeconds { get; init; } = 100;
 
     public int OverheadCalls { get; init; } = 4000;
 
@@ -157,6 +161,7 @@ public sealed record BenchOptions
                 case "--out": o = o with { OutputPath = Next() }; break;
                 case "--overhead-only": o = o with { OverheadOnly = true, CallCounts = [], OverheadRounds = Math.Max(o.OverheadRounds, 2) }; break;
                 case "--repeat": o = o with { Repeat = Math.Max(1, int.Parse(Next(), CultureInfo.InvariantCulture)) }; break;
+                case "--cell-max": o = o with { CellMaxSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                 case "--sequential-repeat": o = o with { SequentialRepeat = Math.Max(1, int.Parse(Next(), CultureInfo.InvariantCulture)) }; break;
                 case "--overhead-4x50": o = o with { OverheadJobShape = true }; break;
                 case "--concurrency": o = o with { Concurrencies = Next().Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToList() }; break;
@@ -188,6 +193,7 @@ public sealed class Benchmark(BenchOptions options)
     private const string JobShapeProvider = "fast50";
     private readonly List<Row> _rows = [];
     private readonly List<Row> _overheads = [];
+    private readonly List<Scenario> _skipped = [];
     private readonly List<string> _log = [];
     private string _salt = "";
 
@@ -272,6 +278,12 @@ public sealed class Benchmark(BenchOptions options)
                     foreach (var c in options.Concurrencies)
                     {
                         var scenario = new Scenario(calls / options.Pages, options.Pages, c, options.Latency, rateLimited ? options.RatePerSecond : 0, options.Burst);
+                        if (Math.Ceiling((double)calls / c) * options.Latency.TotalSeconds > options.CellMaxSeconds)
+                        {
+                            Say($"— {scenario}: skipped (its concurrency bound exceeds --cell-max {options.CellMaxSeconds:0} s)");
+                            _skipped.Add(scenario);
+                            continue;
+                        }
                         var fake = rateLimited ? rated : free;
                         var provider = $"{(rateLimited ? "r" : "n")}{c}";
                         Say($"— {scenario}; bound {scenario.Bound.TotalSeconds:0.00} s");
@@ -337,7 +349,7 @@ public sealed class Benchmark(BenchOptions options)
             {
                 await File.WriteAllTextAsync(log, gateway.Output, CancellationToken.None);
             }
-            var report = ResultsReport.Render(options, machine, MachineInfo.Capture(), revision, elapsed, _rows, _overheads);
+            var report = ResultsReport.Render(options, machine, MachineInfo.Capture(), revision, elapsed, _rows, _overheads, _skipped);
             var path = options.OutputPath ?? DefaultOutputPath();
             await File.WriteAllTextAsync(path, report, CancellationToken.None);
             Say($"Wrote {path} ({elapsed.TotalMinutes:0.0} min)");

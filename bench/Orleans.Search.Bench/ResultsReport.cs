@@ -17,7 +17,7 @@ public static class ResultsReport
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public static string Render(BenchOptions o, MachineInfo start, MachineInfo end, SourceRevision revision, TimeSpan elapsed, IReadOnlyList<Row> rows, IReadOnlyList<Row> overheads)
+    public static string Render(BenchOptions o, MachineInfo start, MachineInfo end, SourceRevision revision, TimeSpan elapsed, IReadOnlyList<Row> rows, IReadOnlyList<Row> overheads, IReadOnlyList<Scenario> skipped)
     {
         var md = new StringBuilder();
         void L(string line = "") => md.Append(line).Append('\n');
@@ -44,7 +44,7 @@ public static class ResultsReport
 
         if (rows.Count > 0)
         {
-            RenderMakespans(o, rows, L);
+            RenderMakespans(o, rows, skipped, L);
         }
 
         var problems = rows.Concat(overheads)
@@ -92,7 +92,7 @@ public static class ResultsReport
         return md.ToString();
     }
 
-    private static void RenderMakespans(BenchOptions o, IReadOnlyList<Row> rows, Action<string> L)
+    private static void RenderMakespans(BenchOptions o, IReadOnlyList<Row> rows, IReadOnlyList<Scenario> skipped, Action<string> L)
     {
         L("");
         L("## Makespan vs the bound");
@@ -112,6 +112,10 @@ public static class ResultsReport
         }
         L("");
         L(string.Create(Inv, $"(a) does not depend on C: it ran {Times(o.SequentialRepeat)} per call count and rate (one run takes calls × L, 80 s at 400 calls, and varies only by the per-call overhead; `--sequential-repeat` changes it), and the figure is shown in each C row († on the rows that reuse it). (a) runs only where calls × L ≤ {o.SequentialMaxSeconds:0} s; at 4000 calls it would take 800 s, so it is skipped there."));
+        if (skipped.Count > 0)
+        {
+            L(string.Create(Inv, $"Not run: {string.Join("; ", skipped.Select(s => s.ToString()))}. A scenario runs only where its concurrency bound ceil(calls/C)·L is at most {o.CellMaxSeconds:0} s (`--cell-max`): at C = 5 one such run takes 160 s per system and repeat, and C = 5 never lets the limiter bind."));
+        }
         L("page→SSE: from the moment the fake finished writing a page's response to the moment the benchmark read the `page.completed` event for it from `/api/search-jobs/{id}/events` (same process, same Stopwatch clock); it includes reading and parsing the response, the durable checkpoint, the report to the job grain, the stream and the SSE relay. p50 and p99 are taken per run; the cell gives the median (spread) of each over the runs.");
         L("writes per call: grain-state writes (the sum of the rows' `Version` in `OrleansStorage`) during the run, divided by the provider calls.");
         L(string.Create(Inv, $"arrivals/s: calls per second at the fake from the first arrival to the last (the pace the limiter achieved; {o.RatePerSecond:0.#}/s is the quota). first call: from the first POST to the first call reaching the fake."));
