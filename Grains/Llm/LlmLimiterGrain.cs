@@ -20,12 +20,10 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
 
     private readonly RateBucket _requests = new();
     private readonly RateBucket _tokens = new();
-    private readonly Dictionary<Guid, Lease> _leases = [];
+    private readonly LeaseBook<Lease> _leases = new(membership);
     private readonly FairQueue<Waiter> _queue = new();
+    private readonly WakeTimer _dispatcher = new(time);
     private DateTimeOffset _pausedUntil;
-    private IGrainTimer? _sweeper;
-    private IGrainTimer? _dispatcher;
-    private DateTimeOffset _dispatchAt = DateTimeOffset.MaxValue;
     private long _granted;
     private long _throttled;
 
@@ -92,7 +90,7 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
             if (until > _pausedUntil)
             {
                 _pausedUntil = until;
-                logger.LogWarning("Limiter {Key}: provider answered 429; no calls until {Until:O}", this.GetPrimaryKeyString(), until);
+                logger.ProviderThrottled(this.GetPrimaryKeyString(), until);
             }
         }
         if (!Return(leaseId, billedTokens))
@@ -110,7 +108,7 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
         {
             var now = time.GetUtcNow();
             var limits = Settings;
-            _leases[leaseId] = lease with { Started = true };
+            _leases.Update(leaseId, lease with { Started = true });
             ChargeLag(_requests, now, lease, lease.RequestsBefore, limits.RequestsPerMinute, limits.RequestCapacity, limits.ProviderRequestCapacity);
             ChargeLag(_tokens, now, lease, lease.TokensBefore, limits.TokensPerMinute, limits.TokenCapacity, limits.ProviderTokenCapacity);
         }
@@ -136,14 +134,7 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
 
     Task ILlmLimiterGrain.RenewAsync(Guid leaseId, TimeSpan leaseDuration)
     {
-        if (_leases.TryGetValue(leaseId, out var lease))
-        {
-            var expiresAt = time.GetUtcNow() + leaseDuration;
-            if (expiresAt > lease.ExpiresAt)
-            {
-                _leases[leaseId] = lease with { ExpiresAt = expiresAt };
-            }
-        }
+        _leases.Renew(leaseId, time.GetUtcNow() + leaseDuration);
         return Task.CompletedTask;
     }
 
@@ -204,7 +195,7 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
         var tokensBefore = _tokens.Level(now, limits.TokensPerMinute, limits.TokenCapacity);
         _requests.Take(now, limits.RequestsPerMinute, limits.RequestCapacity, 1);
         _tokens.Take(now, limits.TokensPerMinute, limits.TokenCapacity, request.Tokens);
-        _leases[request.LeaseId] = new Lease(request.Holder, request.HolderSilo, request.Tokens, now + request.LeaseDuration, now, requestsBefore, tokensBefore);
+        _leases.Add(request.LeaseId, new Lease(request.Holder, request.HolderSilo, request.Tokens, now + request.LeaseDuration, now, requestsBefore, tokensBefore));
         _granted++;
         EnsureSweeper();
         return true;
@@ -229,7 +220,7 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
                     _tokens.ReadyAt(now, limits.TokensPerMinute, limits.TokenCapacity, waiter.Request.Tokens)));
             if (next > now || !TryGrant(waiter.Request, now))
             {
-                WakeAt(next > now ? next : now + TimeSpan.FromMilliseconds(1));
+                _dispatcher.WakeAt(this, next > now ? next : now + TimeSpan.FromMilliseconds(1), Dispatch);
                 return;
             }
             _queue.TryDequeue(out _);
@@ -242,67 +233,24 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
-    private void WakeAt(DateTimeOffset at)
-    {
-        if (_dispatcher is not null && _dispatchAt <= at)
-        {
-            return;
-        }
-        _dispatcher?.Dispose();
-        _dispatchAt = at;
-        var due = at - time.GetUtcNow();
-        _dispatcher = this.RegisterGrainTimer(static (self, _) => self.OnWake(), this,
-            new GrainTimerCreationOptions(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan) { Interleave = true });
-    }
-
-    private Task OnWake()
-    {
-        _dispatcher?.Dispose();
-        _dispatcher = null;
-        _dispatchAt = DateTimeOffset.MaxValue;
-        Dispatch(time.GetUtcNow());
-        return Task.CompletedTask;
-    }
-
+    /// <summary>Reclaims leases that expired or whose holder's silo was declared dead, and serves the queue with their slots.</summary>
     private void ExpireLeases(DateTimeOffset now)
     {
-        List<Guid>? expired = null;
-        var members = membership.CurrentSnapshot;
-        foreach (var (id, lease) in _leases)
+        // A reclaimed lease's tokens stay spent: nobody knows what the provider billed for it.
+        var reclaimed = _leases.Reclaim(now, logger, this.GetPrimaryKeyString());
+        if (reclaimed > 0)
         {
-            if (lease.ExpiresAt <= now || members.HasDeclaredDead(lease.Silo))
-            {
-                (expired ??= []).Add(id);
-            }
+            Dispatch(now);
         }
-        if (expired is null)
-        {
-            return;
-        }
-        foreach (var id in expired)
-        {
-            logger.LogWarning("Limiter {Key}: lease of {Holder} expired or its silo died; reclaiming it", this.GetPrimaryKeyString(), _leases[id].Holder);
-            // Its tokens stay spent: nobody knows what the provider billed for it.
-            _leases.Remove(id);
-        }
-        Dispatch(now);
     }
 
-    private void EnsureSweeper()
-    {
-        _sweeper ??= this.RegisterGrainTimer(static (self, _) => self.Sweep(), this,
-            new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { Interleave = true });
-    }
+    private void EnsureSweeper() => _leases.EnsureSweeper(this, Sweep);
 
-    private Task Sweep()
+    /// <summary>The sweeper's tick: false once nothing is held or queued, which stops it.</summary>
+    private bool Sweep()
     {
         ExpireLeases(time.GetUtcNow());
-        if (_leases.Count == 0 && _queue.Count == 0)
-        {
-            _sweeper?.Dispose();
-            _sweeper = null;
-        }
-        return Task.CompletedTask;
+        return _leases.Count > 0 || _queue.Count > 0;
     }
 
     /// <summary>Our buckets' sizes (less the jitter headroom) and the provider's (<see cref="LlmProviderOptions.BurstSeconds"/> of each rate).</summary>
@@ -310,7 +258,10 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
         double ProviderRequestCapacity, double ProviderTokenCapacity);
 
     private sealed record Lease(string Holder, SiloAddress? Silo, long Tokens, DateTimeOffset ExpiresAt, DateTimeOffset GrantedAt,
-        double RequestsBefore, double TokensBefore, bool Started = false);
+        double RequestsBefore, double TokensBefore, bool Started = false) : ILimiterLease<Lease>
+    {
+        public Lease WithExpiry(DateTimeOffset expiresAt) => this with { ExpiresAt = expiresAt };
+    }
 
     private sealed class Waiter(LlmPermitRequest request)
     {

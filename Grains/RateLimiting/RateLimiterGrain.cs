@@ -26,22 +26,14 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
     private static readonly TimeSpan GrantLead = TimeSpan.FromMilliseconds(5);
 
     private readonly PermitBucket _bucket = new();
-    private readonly Dictionary<Guid, Lease> _leases = [];
+    private readonly LeaseBook<Lease> _leases = new(membership);
     private readonly FairQueue<Waiter> _queue = new();
     private readonly Dictionary<string, CircuitReport> _circuits = [];
+    private readonly WakeTimer _dispatcher = new(time);
     private DateTimeOffset _pausedUntil;
-    private IGrainTimer? _sweeper;
-    private IGrainTimer? _dispatcher;
-    private DateTimeOffset _dispatchAt = DateTimeOffset.MaxValue;
     private long _granted;
     private long _expired;
     private long _throttled;
-
-    /// <summary>No lease expires before this (a lower bound: renewals only push expiries later).</summary>
-    private DateTimeOffset _earliestExpiry = DateTimeOffset.MaxValue;
-
-    /// <summary>The membership version the leases were last checked against for holders on dead silos.</summary>
-    private MembershipVersion _checkedMembership = MembershipVersion.MinValue;
 
     private LimiterSettings Settings => settingsSource.For(this.GetPrimaryKeyString());
 
@@ -105,14 +97,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
 
     Task IRateLimiterGrain.RenewAsync(Guid leaseId, TimeSpan leaseDuration)
     {
-        if (_leases.TryGetValue(leaseId, out var lease))
-        {
-            var expiresAt = time.GetUtcNow() + leaseDuration;
-            if (expiresAt > lease.ExpiresAt)
-            {
-                _leases[leaseId] = lease with { ExpiresAt = expiresAt };
-            }
-        }
+        _leases.Renew(leaseId, time.GetUtcNow() + leaseDuration);
         return Task.CompletedTask;
     }
 
@@ -156,12 +141,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
         {
             return null;
         }
-        var expiresAt = now + request.LeaseDuration;
-        _leases[request.LeaseId] = new Lease(request.Holder, request.HolderSilo, expiresAt);
-        if (expiresAt < _earliestExpiry)
-        {
-            _earliestExpiry = expiresAt;
-        }
+        _leases.Add(request.LeaseId, new Lease(request.Holder, request.HolderSilo, now + request.LeaseDuration));
         _granted++;
         EnsureSweeper();
         return new PermitGrant { Granted = true, LeaseId = request.LeaseId, NotBefore = now };
@@ -180,7 +160,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
             var next = now < _pausedUntil ? _pausedUntil : _bucket.NextTokenAt(now, settings.PermitsPerMinute, settings.BurstInUse, Lead(settings));
             if (next > now)
             {
-                WakeAt(next);
+                _dispatcher.WakeAt(this, next, Dispatch);
                 return;
             }
             _queue.TryPeek(out var waiter);
@@ -192,7 +172,7 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
             if (TryGrant(waiter.Request, now) is not { } grant)
             {
                 // The bucket said "now" but the token is a rounding error short: look again in a moment.
-                WakeAt(now + TimeSpan.FromMilliseconds(1));
+                _dispatcher.WakeAt(this, now + TimeSpan.FromMilliseconds(1), Dispatch);
                 return;
             }
             _queue.TryDequeue(out _);
@@ -205,27 +185,6 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
 
     /// <summary><see cref="GrantLead"/> in tokens (at most half a token).</summary>
     private static double Lead(LimiterSettings settings) => settings.PermitsPerMinute > 0 ? settings.PermitsPerMinute / 60 * GrantLead.TotalSeconds : 0;
-
-    private void WakeAt(DateTimeOffset at)
-    {
-        if (_dispatcher is not null && _dispatchAt <= at)
-        {
-            return;
-        }
-        _dispatcher?.Dispose();
-        _dispatchAt = at;
-        var due = at - time.GetUtcNow();
-        _dispatcher = this.RegisterGrainTimer(static (self, _) => self.OnWake(), this, new GrainTimerCreationOptions(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan) { Interleave = true });
-    }
-
-    private Task OnWake()
-    {
-        _dispatcher?.Dispose();
-        _dispatcher = null;
-        _dispatchAt = DateTimeOffset.MaxValue;
-        Dispatch(time.GetUtcNow());
-        return Task.CompletedTask;
-    }
 
     private void Throttle(DateTimeOffset now, TimeSpan retryAfter)
     {
@@ -241,69 +200,30 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
         }
     }
 
-    /// <summary>
-    /// Reclaims leases that expired or whose holder's silo was declared dead. Every call passes here, so the scan runs
-    /// only when it can find something: a lease is due (<see cref="_earliestExpiry"/>) or the membership changed.
-    /// Without that, a limiter holding n leases scanned all n on every request (n² per burst of n calls).
-    /// </summary>
+    /// <summary>Reclaims leases that expired or whose holder's silo was declared dead, and serves the queue with their slots.</summary>
     private void ExpireLeases(DateTimeOffset now)
     {
-        var members = membership.CurrentSnapshot;
-        if (now < _earliestExpiry && members.Version == _checkedMembership)
+        var reclaimed = _leases.Reclaim(now, logger, this.GetPrimaryKeyString());
+        if (reclaimed > 0)
         {
-            return;
+            _expired += reclaimed;
+            Dispatch(now);
         }
-        _checkedMembership = members.Version;
-        List<Guid>? expired = null;
-        var earliest = DateTimeOffset.MaxValue;
-        // A killed silo never releases its leases; without this its slots stay taken until they expire, and the
-        // survivors' calls (the resumed queries among them) queue behind them for up to a lease duration.
-        foreach (var (id, lease) in _leases)
-        {
-            if (lease.ExpiresAt <= now || members.HasDeclaredDead(lease.Silo))
-            {
-                (expired ??= []).Add(id);
-            }
-            else if (lease.ExpiresAt < earliest)
-            {
-                earliest = lease.ExpiresAt;
-            }
-        }
-        _earliestExpiry = earliest;
-        if (expired is null)
-        {
-            return;
-        }
-        foreach (var id in expired)
-        {
-            var lease = _leases[id];
-            logger.LeaseReclaimed(this.GetPrimaryKeyString(), lease.Holder,
-                lease.ExpiresAt <= now ? "expired unreleased" : $"held on dead silo {lease.Silo}");
-            _leases.Remove(id);
-            _expired++;
-        }
-        Dispatch(now);
     }
 
-    /// <summary>While anything is held or queued, a timer reclaims expired leases even if no call arrives.</summary>
-    private void EnsureSweeper()
-    {
-        _sweeper ??= this.RegisterGrainTimer(static (self, _) => self.Sweep(), this,
-            new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { Interleave = true });
-    }
+    private void EnsureSweeper() => _leases.EnsureSweeper(this, Sweep);
 
-    private Task Sweep()
+    /// <summary>The sweeper's tick: false once nothing is held or queued, which stops it.</summary>
+    private bool Sweep()
     {
         ExpireLeases(time.GetUtcNow());
-        if (_leases.Count == 0 && _queue.Count == 0)
-        {
-            _sweeper?.Dispose();
-            _sweeper = null;
-        }
-        return Task.CompletedTask;
+        return _leases.Count > 0 || _queue.Count > 0;
     }
 
-    private sealed record Lease(string Holder, SiloAddress? Silo, DateTimeOffset ExpiresAt);
+    private sealed record Lease(string Holder, SiloAddress? Silo, DateTimeOffset ExpiresAt) : ILimiterLease<Lease>
+    {
+        public Lease WithExpiry(DateTimeOffset expiresAt) => this with { ExpiresAt = expiresAt };
+    }
 
     private sealed class Waiter(PermitRequest request)
     {
