@@ -19,14 +19,12 @@ namespace Orleans.Search.Fakes;
 /// </summary>
 public sealed class FakeJinaReader : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private LoopbackHost _host = null!;
     private readonly ConcurrentDictionary<string, (string Title, string Content)> _pages = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<(string Target, string? Authorization, string? RespondWith)> _requests = new();
     private int _throttleNext;
 
-    private FakeJinaReader(WebApplication app) => _app = app;
-
-    public Uri BaseUrl { get; private set; } = null!;
+    public Uri BaseUrl => _host.BaseUrl;
 
     public IReadOnlyList<(string Target, string? Authorization, string? RespondWith)> Requests => [.. _requests];
 
@@ -37,15 +35,8 @@ public sealed class FakeJinaReader : IAsyncDisposable
 
     public static async Task<FakeJinaReader> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(FakeJinaReader).Assembly.GetName().Name, ContentRootPath = AppContext.BaseDirectory, Args = [] });
-        builder.Configuration.Sources.Clear();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
-        var fake = new FakeJinaReader(app);
-        app.Run(fake.HandleAsync);
-        await app.StartAsync().ConfigureAwait(false);
-        fake.BaseUrl = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
+        var fake = new FakeJinaReader();
+        fake._host = await LoopbackHost.StartAsync(fake.HandleAsync).ConfigureAwait(false);
         return fake;
     }
 
@@ -82,7 +73,6 @@ public sealed class FakeJinaReader : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync().ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await _host.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -32,7 +32,7 @@ public sealed partial class FakeOpenAi : IAsyncDisposable
 {
     private static readonly Lazy<Tokenizer> _tokenizer = new(() => TiktokenTokenizer.CreateForModel("gpt-4o"));
 
-    private readonly WebApplication _app;
+    private LoopbackHost? _host;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _lock = new();
     private readonly List<FakeOpenAiRequest> _requests = [];
@@ -48,9 +48,8 @@ public sealed partial class FakeOpenAi : IAsyncDisposable
     private int _quotaRejections;
     private int _disposed;
 
-    private FakeOpenAi(WebApplication app, FakeOpenAiOptions options)
+    private FakeOpenAi(FakeOpenAiOptions options)
     {
-        _app = app;
         Options = options;
         _quota = new FakeQuota(options.TimeProvider);
     }
@@ -165,29 +164,11 @@ public sealed partial class FakeOpenAi : IAsyncDisposable
     public static async Task<FakeOpenAi> StartAsync(FakeOpenAiOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new FakeOpenAiOptions();
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-        {
-            ApplicationName = typeof(FakeOpenAi).Assembly.GetName().Name,
-            ContentRootPath = AppContext.BaseDirectory,
-            Args = [],
-        });
-        builder.Configuration.Sources.Clear();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Listen(IPAddress.Loopback, options.Port);
-            kestrel.AddServerHeader = false;
-        });
-        var app = builder.Build();
-        var fake = new FakeOpenAi(app, options);
-        app.Run(fake.HandleAsync);
+        var fake = new FakeOpenAi(options);
         try
         {
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
-            fake.BaseUrl = new Uri(addresses.Single(), UriKind.Absolute);
+            fake._host = await LoopbackHost.StartAsync(fake.HandleAsync, options.Port, cancellationToken).ConfigureAwait(false);
+            fake.BaseUrl = fake._host.BaseUrl;
             _ = _tokenizer.Value;
             return fake;
         }
@@ -207,11 +188,13 @@ public sealed partial class FakeOpenAi : IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         try
         {
-            await _app.StopAsync().ConfigureAwait(false);
+            if (_host is not null)
+            {
+                await _host.DisposeAsync().ConfigureAwait(false);
+            }
         }
         finally
         {
-            await _app.DisposeAsync().ConfigureAwait(false);
             _stopping.Dispose();
         }
     }

@@ -60,7 +60,7 @@ public sealed class FakeSearxng : IAsyncDisposable
         "<!doctype html>\n<html lang=en>\n<title>405 Method Not Allowed</title>\n<h1>Method Not Allowed</h1>\n"
         + "<p>The method is not allowed for the requested URL.</p>\n");
 
-    private readonly WebApplication _app;
+    private LoopbackHost? _host;
     private readonly TokenBucketQuota _quota;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<(string Query, int Page), KeyCounters> _perKey = new();
@@ -78,9 +78,8 @@ public sealed class FakeSearxng : IAsyncDisposable
     private int _aborted;
     private int _disposed;
 
-    private FakeSearxng(WebApplication app, FakeSearxngOptions options)
+    private FakeSearxng(FakeSearxngOptions options)
     {
-        _app = app;
         Options = options;
         _quota = new TokenBucketQuota(options.TimeProvider);
     }
@@ -114,34 +113,11 @@ public sealed class FakeSearxng : IAsyncDisposable
     {
         options ??= new FakeSearxngOptions();
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-        {
-            ApplicationName = typeof(FakeSearxng).Assembly.GetName().Name,
-            ContentRootPath = AppContext.BaseDirectory,
-            Args = [],
-        });
-
-        // Drop appsettings and environment sources so that a test host's "Kestrel:Endpoints" cannot add listeners.
-        // ASPNETCORE_URLS is overridden by the explicit Listen below (Kestrel logs one warning when it is set).
-        builder.Configuration.Sources.Clear();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Listen(IPAddress.Loopback, options.Port);
-            kestrel.AddServerHeader = false;
-        });
-
-        var app = builder.Build();
-        var fake = new FakeSearxng(app, options);
-        app.Run(fake.HandleAsync);
-
+        var fake = new FakeSearxng(options);
         try
         {
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
-            fake.BaseUrl = new Uri(addresses.Single(), UriKind.Absolute);
+            fake._host = await LoopbackHost.StartAsync(fake.HandleAsync, options.Port, cancellationToken).ConfigureAwait(false);
+            fake.BaseUrl = fake._host.BaseUrl;
             return fake;
         }
         catch
@@ -308,23 +284,10 @@ public sealed class FakeSearxng : IAsyncDisposable
 
         // Held and delayed requests end at once, so that shutdown does not wait for the gate or the latency.
         await _stopping.CancelAsync().ConfigureAwait(false);
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        if (_host is not null)
         {
-            try
-            {
-                await _app.StopAsync(timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Connections that outlived the timeout are dropped by DisposeAsync.
-            }
-            catch (InvalidOperationException)
-            {
-                // The app never started (StartAsync failed).
-            }
+            await _host.DisposeAsync().ConfigureAwait(false);
         }
-
-        await _app.DisposeAsync().ConfigureAwait(false);
 
         lock (_waitersLock)
         {

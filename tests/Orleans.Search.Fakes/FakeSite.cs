@@ -45,15 +45,13 @@ public sealed record FakeSiteArrival(string PathAndQuery, long StartedAt, long E
 /// </summary>
 public sealed class FakeSite : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private LoopbackHost _host = null!;
     private readonly ConcurrentDictionary<string, FakeSitePage> _pages = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<FakeSiteArrival> _arrivals = new();
     private int _inFlight;
     private int _maxInFlight;
 
-    private FakeSite(WebApplication app) => _app = app;
-
-    public Uri BaseUrl { get; private set; } = null!;
+    public Uri BaseUrl => _host.BaseUrl;
 
     /// <summary>Waited before every response.</summary>
     public TimeSpan Latency { get; set; }
@@ -74,26 +72,8 @@ public sealed class FakeSite : IAsyncDisposable
 
     public static async Task<FakeSite> StartAsync(CancellationToken cancellationToken = default)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-        {
-            ApplicationName = typeof(FakeSite).Assembly.GetName().Name,
-            ContentRootPath = AppContext.BaseDirectory,
-            Args = [],
-        });
-        builder.Configuration.Sources.Clear();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Listen(IPAddress.Loopback, 0);
-            kestrel.AddServerHeader = false;
-        });
-        var app = builder.Build();
-        var site = new FakeSite(app);
-        app.Run(site.HandleAsync);
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
-        site.BaseUrl = new Uri(addresses.Single(), UriKind.Absolute);
+        var site = new FakeSite();
+        site._host = await LoopbackHost.StartAsync(site.HandleAsync, cancellationToken: cancellationToken).ConfigureAwait(false);
         return site;
     }
 
@@ -139,7 +119,6 @@ public sealed class FakeSite : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync().ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await _host.DisposeAsync().ConfigureAwait(false);
     }
 }

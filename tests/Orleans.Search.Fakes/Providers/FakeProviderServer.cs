@@ -74,9 +74,9 @@ public abstract class FakeProviderServer : IAsyncDisposable
 
     private readonly ConcurrentQueue<FakeProviderRequest> _requests = new();
     private readonly ConcurrentQueue<FakeProviderFault> _faults = new();
-    private WebApplication? _app;
+    private LoopbackHost? _host;
 
-    public Uri BaseUrl { get; private set; } = null!;
+    public Uri BaseUrl => _host?.BaseUrl ?? throw new InvalidOperationException("The fake has not started.");
 
     /// <summary>How many results a query has in all; pages past them come back empty.</summary>
     public int TotalResults { get; set; } = 50;
@@ -104,25 +104,7 @@ public abstract class FakeProviderServer : IAsyncDisposable
 
     protected static async Task<T> StartAsync<T>(T fake) where T : FakeProviderServer
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-        {
-            ApplicationName = typeof(FakeProviderServer).Assembly.GetName().Name,
-            ContentRootPath = AppContext.BaseDirectory,
-            Args = [],
-        });
-        builder.Configuration.Sources.Clear();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Listen(IPAddress.Loopback, 0);
-            kestrel.AddServerHeader = false;
-        });
-        var app = builder.Build();
-        app.Run(fake.ReceiveAsync);
-        fake._app = app;
-        await app.StartAsync().ConfigureAwait(false);
-        fake.BaseUrl = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
+        fake._host = await LoopbackHost.StartAsync(fake.ReceiveAsync).ConfigureAwait(false);
         return fake;
     }
 
@@ -188,10 +170,9 @@ public abstract class FakeProviderServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_app is not null)
+        if (_host is not null)
         {
-            await _app.StopAsync().ConfigureAwait(false);
-            await _app.DisposeAsync().ConfigureAwait(false);
+            await _host.DisposeAsync().ConfigureAwait(false);
         }
         GC.SuppressFinalize(this);
     }
