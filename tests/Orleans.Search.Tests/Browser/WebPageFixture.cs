@@ -7,8 +7,9 @@ namespace Orleans.Search.Tests.Browser;
 
 /// <summary>
 /// A real gateway with API keys (alice), a fake SearXNG behind providers <c>web</c> (default) and <c>held</c> (the same
-/// fake, one attempt, a two-minute timeout, so a page held by the test stays in flight), and Debian's Chromium driven by
-/// Playwright. Event streams end every few seconds, so the page has to reconnect with <c>Last-Event-ID</c> as it goes.
+/// fake, one attempt, a two-minute timeout, so a page held by the test stays in flight), a fake OpenAI-compatible API as
+/// the default LLM (it expands a research question into <see cref="SubQuery"/> and answers <see cref="Answer"/>), and
+/// Debian's Chromium driven by Playwright. Event streams end every few seconds, so the page has to reconnect with <c>Last-Event-ID</c> as it goes.
 /// A browser that cannot start fails every test here; nothing is skipped.
 /// </summary>
 public sealed class WebPageFixture : IAsyncLifetime
@@ -21,11 +22,22 @@ public sealed class WebPageFixture : IAsyncLifetime
     public const string HostileTitle = "<img src=x onerror=alert(1)>";
     public const string HostileSnippet = "<script>alert(2)</script><b>bold?</b>";
 
+    /// <summary>What the fake LLM expands every research question into.</summary>
+    public const string SubQuery = "grain placement strategies";
+
+    /// <summary>Markup in the answer that the page must show as text.</summary>
+    public const string HostileAnswerMarkup = "<img src=x onerror=alert(3)><script>alert(4)</script>";
+
+    /// <summary>The answer the fake LLM writes: citations [1] and [2], and markup that must stay text.</summary>
+    public const string Answer = "Grains are **virtual actors** [1]. The runtime places them on demand [2]. " + HostileAnswerMarkup;
+
     private readonly ConcurrentDictionary<string, (int FromPage, TaskCompletionSource Release)> _holds = new();
 
     public GatewayHost Gateway { get; private set; } = null!;
 
     public FakeSearxng Searxng { get; private set; } = null!;
+
+    public FakeOpenAi Llm { get; private set; } = null!;
 
     public IPlaywright Playwright { get; private set; } = null!;
 
@@ -44,8 +56,18 @@ public sealed class WebPageFixture : IAsyncLifetime
             ShapeResult = r => r.Query.Contains(HostileMarker, StringComparison.Ordinal) ? r with { Title = HostileTitle, Content = HostileSnippet } : r,
             Hold = (query, page) => _holds.TryGetValue(query, out var hold) && page >= hold.FromPage ? hold.Release.Task : Task.CompletedTask,
         });
+        // JSON is asked for only by the expansion; everything else is the answer.
+        Llm = await FakeOpenAi.StartAsync(new FakeOpenAiOptions
+        {
+            Reply = r => FakeOpenAiReply.Of(r.ResponseFormat is not null ? $$"""{"queries":["{{SubQuery}}"]}""" : Answer),
+        });
         var settings = GatewaySettings.Common(Searxng);
         TestKeys.Configure(settings, 0, AliceKey, "alice");
+        settings["Llm:DefaultProvider"] = "main";
+        settings["Llm:Providers:main:BaseUrl"] = Llm.ApiBaseUrl.ToString();
+        settings["Llm:Providers:main:Model"] = "page-model";
+        settings["Llm:Prices:page-model:InputPerMillion"] = "2.5";
+        settings["Llm:Prices:page-model:OutputPerMillion"] = "10";
         settings["Search:Providers:held:Kind"] = "searxng";
         settings["Search:Providers:held:BaseUrl"] = Searxng.BaseUrl.ToString();
         settings["Search:Providers:held:PermitsPerMinute"] = "60000";
@@ -117,6 +139,10 @@ public sealed class WebPageFixture : IAsyncLifetime
         if (Gateway is not null)
         {
             await Gateway.DisposeAsync();
+        }
+        if (Llm is not null)
+        {
+            await Llm.DisposeAsync();
         }
         if (Searxng is not null)
         {

@@ -54,8 +54,7 @@ public sealed class WebPageTests(WebPageFixture fixture)
         await Expect(results).ToHaveCountAsync(30);
         await Expect(results.First.Locator(".result-title")).ToHaveTextAsync(FakeSearxng.ResultTitle(query, 1, 1));
         await Expect(results.First.Locator("a.result-title")).ToHaveAttributeAsync("href", new System.Text.RegularExpressions.Regex("^https://"));
-        // The research fields are not on this API yet: a job without them has no answer, and the page shows none.
-        // When the research pipeline lands, a research job's answer and citations are asserted here the same way.
+        // A plain search writes no answer, and the page shows none.
         await Expect(card.Locator(".answer")).ToHaveCountAsync(0);
         await tab.ScreenshotAsync("results");
         await tab.ScreenshotAsync("results-window", fullPage: false);
@@ -78,6 +77,56 @@ public sealed class WebPageTests(WebPageFixture fixture)
             Assert.True(headers.TryGetValue("authorization", out var authorization), $"{request.Url} went without a key");
             Assert.StartsWith("Bearer ", authorization);
         }
+        Assert.Empty(tab.Problems);
+    }
+
+    [Fact]
+    public async Task A_person_opens_results_and_reads_the_answer_with_its_citations()
+    {
+        await using var tab = await fixture.OpenAsync("answer");
+        var page = tab.Page;
+        await page.GotoAsync("/");
+        await tab.SignInAsync(WebPageFixture.AliceKey);
+        await page.GetByText("Research options").ClickAsync();
+        await page.GetByRole(AriaRole.Combobox, new() { Name = "Mode", Exact = true }).SelectOptionAsync("research");
+        const string question = "how does orleans place grains";
+        var (card, jobId) = await tab.SearchAsync(question);
+        await Expect(card.GetByRole(AriaRole.Progressbar, new() { Name = "Job progress" })).ToHaveAttributeAsync("aria-valuenow", "100");
+        await Expect(card.Locator(".status")).ToHaveTextAsync("completed");
+
+        await card.GetByRole(AriaRole.Button, new() { Name = "Show results" }).ClickAsync();
+        var answer = card.GetByRole(AriaRole.Region, new() { Name = "Answer" });
+        await Expect(answer).ToContainTextAsync("Grains are virtual actors [1]. The runtime places them on demand [2].");
+        await Expect(answer.Locator("strong")).ToHaveTextAsync("virtual actors");
+        // The answer's markup is text: no element came of it, and it reads as written.
+        await Expect(answer).ToContainTextAsync(WebPageFixture.HostileAnswerMarkup);
+        Assert.Equal(0, await answer.Locator("img, script").CountAsync());
+        Assert.Equal(0, await page.Locator("img").CountAsync());
+
+        // Each [n] links to citation n, and citation n is the job's source n, one of its results.
+        using var status = JsonDocument.Parse(await fixture.Alice.GetStringAsync($"/api/search-jobs/{jobId}"));
+        var citations = status.RootElement.GetProperty("citations").EnumerateArray()
+            .Select(c => (N: c.GetProperty("n").GetInt32(), Url: c.GetProperty("url").GetString()!)).ToList();
+        Assert.Equal([1, 2], citations.Select(c => c.N));
+        var resultUrls = status.RootElement.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("url").GetString()).ToList();
+        await Expect(card.Locator("ol.citations > li")).ToHaveCountAsync(2);
+        await tab.ScreenshotAsync("answer");
+        foreach (var (n, url) in citations)
+        {
+            Assert.Contains(url, resultUrls);
+            var marker = answer.GetByRole(AriaRole.Link, new() { Name = $"citation {n}", Exact = true });
+            await Expect(marker).ToHaveTextAsync($"{n}");
+            var href = await marker.GetAttributeAsync("href") ?? throw new InvalidOperationException($"Citation {n} has no link.");
+            Assert.StartsWith("#", href);
+            var source = card.Locator($"ol.citations > li[id='{href[1..]}']");
+            await Expect(source).ToHaveAttributeAsync("value", $"{n}");
+            await Expect(source.Locator(".url")).ToHaveTextAsync(url);
+            await marker.ClickAsync();
+            await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex($"{System.Text.RegularExpressions.Regex.Escape(href)}$"));
+            await Expect(source).ToBeInViewportAsync();
+        }
+        await answer.ScrollIntoViewIfNeededAsync();
+        await tab.ScreenshotAsync("answer-window", fullPage: false);
         Assert.Empty(tab.Problems);
     }
 
