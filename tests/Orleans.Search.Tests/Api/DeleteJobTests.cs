@@ -14,6 +14,8 @@ public sealed class DeleteJobTests(ClientsGatewayFixture fixture)
         var done = await GatewayApi.WaitForEndAsync(fixture.Alice, created.JobId);
         Assert.Equal(JobStates.Completed, done.Status);
         Assert.True((await RowsOfAsync(created.JobId)).Total > 0, "the finished job should have rows before the delete");
+        // Orleans' registry of the job's progress stream (its producer and followers) is one of them.
+        await Eventually.ReturnsAsync(() => StreamRegistryRowsAsync(created.JobId), n => n == 1, "the job stream's registry row");
 
         using var deleted = await fixture.Alice.DeleteAsync($"/api/search-jobs/{created.JobId}");
 
@@ -98,15 +100,19 @@ public sealed class DeleteJobTests(ClientsGatewayFixture fixture)
         }
     }
 
-    /// <summary>
-    /// Orleans' own registry of the job's progress stream (its producers and subscribers), kept by the streaming runtime
-    /// rather than by the job; the retention path leaves it too.
-    /// </summary>
-    private const string NotStreamRegistry = "GrainTypeString <> 'PubSubRendezvousGrain'";
+    /// <summary>Rows of Orleans' own registry of the job's progress stream (its producer and followers).</summary>
+    private async Task<long> StreamRegistryRowsAsync(string jobId)
+    {
+        await using var connection = new SqliteConnection(fixture.ConnectionString);
+        await connection.OpenAsync();
+        return await CountAsync(connection,
+            "SELECT count(*) FROM OrleansStorage WHERE GrainTypeString = 'PubSubRendezvousGrain' AND GrainIdExtensionString LIKE $like", jobId);
+    }
 
     /// <summary>
     /// Every stored row that belongs to the job or names it: its own and its queries' grain rows (whether or not emptied),
-    /// any other grain row whose state mentions it (the active-job set, the user's grain), its index line and its reminders.
+    /// any other grain row whose key or state mentions it (the active-job set, the user's grain, the registry of its
+    /// progress stream), its index line and its reminders.
     /// </summary>
     private async Task<Rows> RowsOfAsync(string jobId)
     {
@@ -117,12 +123,12 @@ public sealed class DeleteJobTests(ClientsGatewayFixture fixture)
             ["job and query rows"] = await CountAsync(connection,
                 "SELECT count(*) FROM OrleansStorage WHERE GrainTypeString IN ('job', 'query') AND (GrainIdExtensionString = $id OR GrainIdExtensionString LIKE $prefix)", jobId),
             ["rows naming the job"] = await CountAsync(connection,
-                $"SELECT count(*) FROM OrleansStorage WHERE CAST(PayloadBinary AS TEXT) LIKE $like AND {NotStreamRegistry}", jobId),
+                "SELECT count(*) FROM OrleansStorage WHERE CAST(PayloadBinary AS TEXT) LIKE $like OR GrainIdExtensionString LIKE $like", jobId),
             ["index lines"] = await CountAsync(connection, "SELECT count(*) FROM orleans_search_user_jobs WHERE job_id = $id", jobId),
             ["reminders"] = await CountAsync(connection, "SELECT count(*) FROM OrleansRemindersTable WHERE GrainId LIKE $like", jobId),
         };
         await using var types = connection.CreateCommand();
-        types.CommandText = $"SELECT GrainTypeString, GrainIdExtensionString, CAST(PayloadBinary AS TEXT) FROM OrleansStorage WHERE CAST(PayloadBinary AS TEXT) LIKE $like AND {NotStreamRegistry}";
+        types.CommandText = "SELECT GrainTypeString, GrainIdExtensionString, CAST(PayloadBinary AS TEXT) FROM OrleansStorage WHERE CAST(PayloadBinary AS TEXT) LIKE $like OR GrainIdExtensionString LIKE $like";
         types.Parameters.AddWithValue("$like", "%" + jobId + "%");
         var naming = new List<string>();
         await using (var reader = await types.ExecuteReaderAsync())
