@@ -952,6 +952,7 @@ public sealed class SearchJobGrain(
         await GrainFactory.GetGrain<IUserJobsGrain>(S.Spec!.Owner).RemoveAsync(JobId);
         await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
         await UnregisterLifecycleAsync();
+        await services.GetRequiredService<IStreamRegistryStore>().EraseJobStreamAsync(JobId);
         await _writes.ClearAsync();
         state.State = new SearchJobState();
         DeactivateOnIdle();

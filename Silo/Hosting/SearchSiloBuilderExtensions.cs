@@ -64,6 +64,8 @@ public static class SearchSiloBuilderExtensions
             // when the pulling agent lets it go): delete the row then, rather than keep an empty one per job forever.
             o.DeleteStateOnClear = true;
         }));
+        // A deleted job erases its stream's registry row; the registry's activation may not know yet.
+        silo.Services.DecorateGrainStorage(SearchStorage.PubSub, (_, inner) => new StreamRegistryGrainStorage(inner));
         if (!cluster.IsPostgres)
         {
             // One SQLite file, one writer at a time: let this silo's writes queue without blocking threads.
@@ -77,6 +79,13 @@ public static class SearchSiloBuilderExtensions
             return cluster.IsPostgres
                 ? new PostgresUserJobStore(connectionString, serviceId)
                 : new SqliteUserJobStore(connectionString, serviceId, sp.GetRequiredService<SqliteWriteLock>());
+        });
+        silo.Services.AddSingleton<IStreamRegistryStore>(sp =>
+        {
+            var serviceId = sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId;
+            return cluster.IsPostgres
+                ? new AdoStreamRegistryStore(() => new Npgsql.NpgsqlConnection(connectionString), serviceId, writeLock: null)
+                : new AdoStreamRegistryStore(() => new Microsoft.Data.Sqlite.SqliteConnection(connectionString), serviceId, sp.GetRequiredService<SqliteWriteLock>());
         });
         if (OperationsExtensions.DashboardEnabled(configuration))
         {

@@ -115,17 +115,20 @@ internal static class SerializedWriteGrainStorageExtensions
         services.TryAddSingleton<SqliteWriteLock>();
         foreach (var name in names)
         {
-            var original = services.LastOrDefault(d => d.ServiceType == typeof(IGrainStorage) && d.IsKeyedService && Equals(d.ServiceKey, name))
-                ?? throw new InvalidOperationException($"Grain storage '{name}' must be registered before its writes can be serialized.");
-            services.Remove(original);
-            services.AddKeyedSingleton<IGrainStorage>(name, (sp, key) =>
-            {
-                var inner = (IGrainStorage)(original.KeyedImplementationFactory?.Invoke(sp, key)
-                    ?? original.KeyedImplementationInstance
-                    ?? ActivatorUtilities.CreateInstance(sp, original.KeyedImplementationType!));
-                return new SerializedWriteGrainStorage(inner, sp.GetRequiredService<SqliteWriteLock>());
-            });
+            services.DecorateGrainStorage(name, (sp, inner) => new SerializedWriteGrainStorage(inner, sp.GetRequiredService<SqliteWriteLock>()));
         }
+        return services;
+    }
+
+    /// <summary>Wraps the grain storage named <paramref name="name"/> (already registered) in what <paramref name="wrap"/> makes of it.</summary>
+    public static IServiceCollection DecorateGrainStorage(this IServiceCollection services, string name, Func<IServiceProvider, IGrainStorage, IGrainStorage> wrap)
+    {
+        var original = services.LastOrDefault(d => d.ServiceType == typeof(IGrainStorage) && d.IsKeyedService && Equals(d.ServiceKey, name))
+            ?? throw new InvalidOperationException($"Grain storage '{name}' must be registered before it can be wrapped.");
+        services.Remove(original);
+        services.AddKeyedSingleton<IGrainStorage>(name, (sp, key) => wrap(sp, (IGrainStorage)(original.KeyedImplementationFactory?.Invoke(sp, key)
+            ?? original.KeyedImplementationInstance
+            ?? ActivatorUtilities.CreateInstance(sp, original.KeyedImplementationType!))));
         return services;
     }
 }
