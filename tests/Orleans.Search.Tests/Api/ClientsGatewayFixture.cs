@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Search.Fakes;
@@ -39,23 +38,15 @@ public sealed class ClientsGatewayFixture : IAsyncLifetime
         var settings = GatewaySettings.Common(Searxng);
         TestKeys.Configure(settings, 0, AliceKey, "alice");
         TestKeys.Configure(settings, 1, BobKey, "bob");
-        settings["Search:Providers:gated:Kind"] = "searxng";
-        settings["Search:Providers:gated:BaseUrl"] = GatedSearxng.BaseUrl.ToString();
-        settings["Search:Providers:gated:MaxAttempts"] = "1";
         // A held call ends only by a cancel, never by its attempt timeout.
-        settings["Search:Providers:gated:TimeoutSeconds"] = "600";
+        GatewaySettings.AddSearxng(settings, "gated", GatedSearxng, ("MaxAttempts", "1"), ("TimeoutSeconds", "600"));
         Gateway = await GatewayHost.StartAsync(settings);
         Alice = Client(AliceKey);
         Bob = Client(BobKey);
     }
 
     /// <summary>A client of this gateway sending <paramref name="key"/>.</summary>
-    public HttpClient Client(string key)
-    {
-        var client = new HttpClient { BaseAddress = Gateway.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
+    public HttpClient Client(string key) => Gateway.Client(key);
 
     public async Task DisposeAsync()
     {

@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using Orleans.Search.Fakes;
 
 namespace Orleans.Search.Tests.Api;
@@ -34,36 +33,14 @@ public sealed class OpenGatewayFixture : IAsyncLifetime
         });
         GatedSearxng = await FakeSearxng.StartAsync(new FakeSearxngOptions { Latency = TimeSpan.FromMilliseconds(5) });
         var settings = GatewaySettings.Common(Searxng);
-        settings["Search:Providers:gated:Kind"] = "searxng";
-        settings["Search:Providers:gated:BaseUrl"] = GatedSearxng.BaseUrl.ToString();
-        settings["Search:Providers:gated:PermitsPerMinute"] = "60000";
-        settings["Search:Providers:gated:Burst"] = "200";
-        settings["Search:Providers:gated:MaxConcurrency"] = "50";
-        settings["Search:Providers:gated:MaxAttempts"] = "1";
-        settings["Search:Providers:gated:TimeoutSeconds"] = "120";
+        GatewaySettings.AddSearxng(settings, "gated", GatedSearxng, [.. GatewaySettings.Unbound, ("MaxAttempts", "1"), ("TimeoutSeconds", "120")]);
         // A held call here can end only by a cancel (the attempt timeout is far away), and a retry would show.
-        settings["Search:Providers:held:Kind"] = "searxng";
-        settings["Search:Providers:held:BaseUrl"] = GatedSearxng.BaseUrl.ToString();
-        settings["Search:Providers:held:PermitsPerMinute"] = "60000";
-        settings["Search:Providers:held:Burst"] = "100";
-        settings["Search:Providers:held:MaxConcurrency"] = "1";
-        settings["Search:Providers:held:MaxAttempts"] = "3";
-        settings["Search:Providers:held:RetryBaseDelayMs"] = "10";
-        settings["Search:Providers:held:TimeoutSeconds"] = "600";
+        GatewaySettings.AddSearxng(settings, "held", GatedSearxng,
+            ("PermitsPerMinute", "60000"), ("Burst", "100"), ("MaxConcurrency", "1"), ("MaxAttempts", "3"), ("RetryBaseDelayMs", "10"), ("TimeoutSeconds", "600"));
         // A token per 100 s and no jitter headroom: after its calls the limiter's numbers are known to two decimals.
-        settings["Search:Providers:counted:Kind"] = "searxng";
-        settings["Search:Providers:counted:BaseUrl"] = Searxng.BaseUrl.ToString();
-        settings["Search:Providers:counted:PermitsPerMinute"] = "0.6";
-        settings["Search:Providers:counted:Burst"] = "5";
-        settings["Search:Providers:counted:JitterToleranceMs"] = "0";
-        settings["Search:Providers:counted:MaxConcurrency"] = "3";
-        settings["Search:Providers:counted:MaxAttempts"] = "1";
-        settings["Search:Providers:metered:Kind"] = "searxng";
-        settings["Search:Providers:metered:BaseUrl"] = Searxng.BaseUrl.ToString();
-        settings["Search:Providers:metered:PermitsPerMinute"] = "0.1";
-        settings["Search:Providers:metered:Burst"] = "1";
-        settings["Search:Providers:metered:MaxConcurrency"] = "5";
-        settings["Search:Providers:metered:MaxAttempts"] = "1";
+        GatewaySettings.AddSearxng(settings, "counted", Searxng,
+            ("PermitsPerMinute", "0.6"), ("Burst", "5"), ("JitterToleranceMs", "0"), ("MaxConcurrency", "3"), ("MaxAttempts", "1"));
+        GatewaySettings.AddSearxng(settings, "metered", Searxng, ("PermitsPerMinute", "0.1"), ("Burst", "1"), ("MaxConcurrency", "5"), ("MaxAttempts", "1"));
         Gateway = await GatewayHost.StartAsync(settings, CacheLookups.AddTo);
     }
 
@@ -132,12 +109,9 @@ public sealed class KeyedGatewayFixture : IAsyncLifetime
         TestKeys.Configure(settings, 2, CarolKey, "carol");
         TestKeys.Configure(settings, 3, OpsKey, "ops", "admin");
         settings["Limits:User:MaxActiveJobs"] = MaxActiveJobs.ToString();
-        settings["Search:Providers:gated:Kind"] = "searxng";
-        settings["Search:Providers:gated:BaseUrl"] = GatedSearxng.BaseUrl.ToString();
-        settings["Search:Providers:gated:MaxAttempts"] = "1";
-        settings["Search:Providers:gated:TimeoutSeconds"] = "120";
+        GatewaySettings.AddSearxng(settings, "gated", GatedSearxng, ("MaxAttempts", "1"), ("TimeoutSeconds", "120"));
         Gateway = await GatewayHost.StartAsync(settings);
-        Alice = Client(c => c.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AliceKey));
+        Alice = Gateway.Client(AliceKey);
         Bob = Client(c => c.DefaultRequestHeaders.Add("X-Api-Key", BobKey));
         Carol = Client(c => c.DefaultRequestHeaders.Add("X-Api-Key", CarolKey));
         Ops = Client(c => c.DefaultRequestHeaders.Add("X-Api-Key", OpsKey));
@@ -146,7 +120,7 @@ public sealed class KeyedGatewayFixture : IAsyncLifetime
     /// <summary>A client of this gateway with its own headers.</summary>
     public HttpClient Client(Action<HttpClient> configure)
     {
-        var client = new HttpClient { BaseAddress = Gateway.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        var client = Gateway.Client();
         configure(client);
         return client;
     }
@@ -179,46 +153,55 @@ public sealed class KeyedGatewayCollection : ICollectionFixture<KeyedGatewayFixt
     public const string Name = "api: gateway with keys";
 }
 
-/// <summary>API keys as the gateway is configured with them: the hex SHA-256 of the key, never the key itself.</summary>
+/// <summary>API keys as the gateway is configured with them (see <see cref="TestAuth"/>): the hex SHA-256 of the key, never the key itself.</summary>
 internal static class TestKeys
 {
-    public static string Sha256(string key) =>
-        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)));
+    public static string Sha256(string key) => TestAuth.Sha256(key);
 
     /// <summary>Adds <c>Auth:Keys:{n}</c> for <paramref name="key"/>.</summary>
     public static void Configure(IDictionary<string, string?> settings, int n, string key, string user, string? role = null)
     {
-        settings[$"Auth:Keys:{n}:Sha256"] = Sha256(key);
-        settings[$"Auth:Keys:{n}:User"] = user;
-        if (role is not null)
+        foreach (var (name, value) in TestAuth.KeySettings(n, new TestAuth.ApiKey(key, user, role ?? "user")))
         {
-            settings[$"Auth:Keys:{n}:Role"] = role;
+            settings[name] = value;
         }
     }
 }
 
+/// <summary>The one place for the settings the in-process test gateways share.</summary>
 internal static class GatewaySettings
 {
-    /// <summary>Provider <c>web</c> (the default) on the fake, provider <c>local</c> on the sample corpus, generous user limits.</summary>
-    public static Dictionary<string, string?> Common(FakeSearxng web) => new()
+    /// <summary>Provider limits that never bind in these tests: 60 000 calls a minute, bursts of 200, 50 calls at once.</summary>
+    public static readonly (string Key, string Value)[] Unbound = [("PermitsPerMinute", "60000"), ("Burst", "200"), ("MaxConcurrency", "50")];
+
+    /// <summary>Adds SearXNG provider <paramref name="name"/> on <paramref name="fake"/>, with <paramref name="values"/> under <c>Search:Providers:{name}</c>.</summary>
+    public static void AddSearxng(IDictionary<string, string?> settings, string name, FakeSearxng fake, params (string Key, string Value)[] values)
     {
-        ["Search:DefaultProvider"] = "web",
-        // Result URLs name hosts (results.example) that must never be looked up: reads stop at the guard.
-        ["Net:AllowListOnly"] = "true",
-        ["Search:Providers:web:Kind"] = "searxng",
-        ["Search:Providers:web:BaseUrl"] = web.BaseUrl.ToString(),
-        ["Search:Providers:web:PermitsPerMinute"] = "60000",
-        ["Search:Providers:web:Burst"] = "200",
-        ["Search:Providers:web:MaxConcurrency"] = "50",
-        ["Search:Providers:web:MaxAttempts"] = "2",
-        ["Search:Providers:web:RetryBaseDelayMs"] = "10",
-        ["Search:Providers:web:TimeoutSeconds"] = "10",
-        ["Search:Providers:local:Kind"] = "local",
-        ["Limits:User:PermitsPerMinute"] = "60000",
-        ["Limits:User:Burst"] = "200",
-        ["Limits:User:MaxConcurrency"] = "100",
-        ["Limits:User:MaxActiveJobs"] = "1000",
-        ["Limits:User:MaxJobsPerMinute"] = "100000",
-        ["Limits:User:MaxStoredJobs"] = "100000",
-    };
+        settings[$"Search:Providers:{name}:Kind"] = "searxng";
+        settings[$"Search:Providers:{name}:BaseUrl"] = fake.BaseUrl.ToString();
+        foreach (var (key, value) in values)
+        {
+            settings[$"Search:Providers:{name}:{key}"] = value;
+        }
+    }
+
+    /// <summary>Provider <c>web</c> (the default) on the fake, provider <c>local</c> on the sample corpus, generous user limits.</summary>
+    public static Dictionary<string, string?> Common(FakeSearxng web)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Search:DefaultProvider"] = "web",
+            // Result URLs name hosts (results.example) that must never be looked up: reads stop at the guard.
+            ["Net:AllowListOnly"] = "true",
+            ["Search:Providers:local:Kind"] = "local",
+            ["Limits:User:PermitsPerMinute"] = "60000",
+            ["Limits:User:Burst"] = "200",
+            ["Limits:User:MaxConcurrency"] = "100",
+            ["Limits:User:MaxActiveJobs"] = "1000",
+            ["Limits:User:MaxJobsPerMinute"] = "100000",
+            ["Limits:User:MaxStoredJobs"] = "100000",
+        };
+        AddSearxng(settings, "web", web, [.. Unbound, ("MaxAttempts", "2"), ("RetryBaseDelayMs", "10"), ("TimeoutSeconds", "10")]);
+        return settings;
+    }
 }

@@ -25,13 +25,8 @@ public sealed class PromiseGatewayFixture : IAsyncLifetime
         GatedSearxng = await FakeSearxng.StartAsync(new FakeSearxngOptions());
         var settings = GatewaySettings.Common(Searxng);
         settings["Search:Cache:Ttl"] = CacheTtl.ToString();
-        settings["Search:Providers:single:Kind"] = "searxng";
-        settings["Search:Providers:single:BaseUrl"] = GatedSearxng.BaseUrl.ToString();
-        settings["Search:Providers:single:PermitsPerMinute"] = "60000";
-        settings["Search:Providers:single:Burst"] = "100";
-        settings["Search:Providers:single:MaxConcurrency"] = "1";
-        settings["Search:Providers:single:MaxAttempts"] = "1";
-        settings["Search:Providers:single:TimeoutSeconds"] = "120";
+        GatewaySettings.AddSearxng(settings, "single", GatedSearxng,
+            ("PermitsPerMinute", "60000"), ("Burst", "100"), ("MaxConcurrency", "1"), ("MaxAttempts", "1"), ("TimeoutSeconds", "120"));
         settings["Limits:User:Burst"] = "1000";
         Gateway = await GatewayHost.StartAsync(settings);
     }

@@ -68,19 +68,12 @@ public sealed class WebPageFixture : IAsyncLifetime
         settings["Llm:Providers:main:Model"] = "page-model";
         settings["Llm:Prices:page-model:InputPerMillion"] = "2.5";
         settings["Llm:Prices:page-model:OutputPerMillion"] = "10";
-        settings["Search:Providers:held:Kind"] = "searxng";
-        settings["Search:Providers:held:BaseUrl"] = Searxng.BaseUrl.ToString();
-        settings["Search:Providers:held:PermitsPerMinute"] = "60000";
-        settings["Search:Providers:held:Burst"] = "200";
-        settings["Search:Providers:held:MaxConcurrency"] = "50";
-        settings["Search:Providers:held:MaxAttempts"] = "1";
-        settings["Search:Providers:held:TimeoutSeconds"] = "120";
+        GatewaySettings.AddSearxng(settings, "held", Searxng, [.. GatewaySettings.Unbound, ("MaxAttempts", "1"), ("TimeoutSeconds", "120")]);
         // Streams end after 2.4 s: every test that watches a job for longer sees the page resume with Last-Event-ID.
         settings["Events:MaxStreamMinutes"] = "0.04";
         settings["Events:KeepAliveSeconds"] = "1";
         Gateway = await GatewayHost.StartAsync(settings);
-        Alice = new HttpClient { BaseAddress = Gateway.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
-        Alice.DefaultRequestHeaders.Authorization = new("Bearer", AliceKey);
+        Alice = Gateway.Client(AliceKey);
 
         Directory.CreateDirectory(ScreenshotFolder);
         Playwright = await Microsoft.Playwright.Playwright.CreateAsync();

@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Net.Http.Headers;
-using System.Security.Cryptography;
-using System.Text;
 using Orleans.Search.Fakes;
 using Orleans.Search.Fakes.Hostile;
 
@@ -128,7 +126,7 @@ public sealed class HostileGatewayFixture : IAsyncLifetime
     }
 
     /// <summary>Keys are configured as the hex SHA-256 of the key, never the key itself.</summary>
-    public static string Sha256Hex(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+    public static string Sha256Hex(string key) => TestAuth.Sha256(key);
 
     private Dictionary<string, string> Common(TempDatabase database, IEnumerable<(string User, string Key)> keys)
     {
@@ -153,13 +151,9 @@ public sealed class HostileGatewayFixture : IAsyncLifetime
             ["Limits:User:MaxConcurrency"] = "100",
             ["Limits:User:MaxActiveJobs"] = "1000",
         };
-        var n = 0;
-        foreach (var (user, key) in keys)
+        foreach (var (name, value) in keys.SelectMany((k, n) => TestAuth.KeySettings(n, new TestAuth.ApiKey(k.Key, k.User))))
         {
-            settings[$"Auth:Keys:{n}:Sha256"] = Sha256Hex(key);
-            settings[$"Auth:Keys:{n}:User"] = user;
-            settings[$"Auth:Keys:{n}:Role"] = "user";
-            n++;
+            settings[name] = value;
         }
         return settings;
     }

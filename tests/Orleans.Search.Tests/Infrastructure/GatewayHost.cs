@@ -21,7 +21,7 @@ public sealed class GatewayHost : IAsyncDisposable
         _app = app;
         _database = database;
         BaseAddress = baseAddress;
-        Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        Http = Client();
     }
 
     public Uri BaseAddress { get; }
@@ -29,6 +29,17 @@ public sealed class GatewayHost : IAsyncDisposable
     public HttpClient Http { get; }
 
     public IServiceProvider Services => _app.Services;
+
+    /// <summary>A new client of this gateway, sending <paramref name="key"/> (if any) as a Bearer token; the caller disposes it.</summary>
+    public HttpClient Client(string? key = null)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        if (key is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        }
+        return client;
+    }
 
     /// <summary>
     /// Starts a gateway; <paramref name="settings"/> override the test defaults (fresh database, free ports), and

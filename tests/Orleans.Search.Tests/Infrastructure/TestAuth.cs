@@ -21,10 +21,18 @@ public static class TestAuth
         var settings = new Dictionary<string, string> { ["Auth:Mode"] = "keys" };
         foreach (var (key, n) in keys.Select((k, n) => (k, n)))
         {
-            settings[$"Auth:Keys:{n}:Sha256"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.Secret)));
-            settings[$"Auth:Keys:{n}:User"] = key.User;
-            settings[$"Auth:Keys:{n}:Role"] = key.Role;
+            foreach (var (name, value) in KeySettings(n, key))
+            {
+                settings[name] = value;
+            }
         }
         return settings;
     }
+
+    /// <summary>The hex SHA-256 of a key: what the gateway is configured with, never the key itself.</summary>
+    public static string Sha256(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    /// <summary><c>Auth:Keys:{n}:Sha256</c>, <c>User</c> and <c>Role</c> for one key.</summary>
+    public static IEnumerable<(string Name, string Value)> KeySettings(int n, ApiKey key) =>
+        [($"Auth:Keys:{n}:Sha256", Sha256(key.Secret)), ($"Auth:Keys:{n}:User", key.User), ($"Auth:Keys:{n}:Role", key.Role)];
 }
