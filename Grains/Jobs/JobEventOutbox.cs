@@ -43,7 +43,7 @@ public sealed class JobEventOutbox(IAsyncStream<JobEvent> stream, string jobId, 
                 }
                 catch (Exception ex)
                 {
-                    logger.LogWarning(ex, "Job {JobId}: publishing events {First}–{Last} failed; subscribers catch up from the tail", jobId, batch[0].Seq, batch[^1].Seq);
+                    logger.PublishFailed(ex, jobId, batch[0].Seq, batch[^1].Seq);
                 }
             }
         }

@@ -120,7 +120,7 @@ public sealed class SearchJobGrain(
             catch (Exception ex)
             {
                 // The job resumes from its checkpoints; only its summary's latest events are lost.
-                logger.LogWarning(ex, "Job {JobId}: writing its row while deactivating failed", JobId);
+                logger.DeactivationWriteFailed(ex, JobId);
             }
         }
     }
@@ -187,7 +187,7 @@ public sealed class SearchJobGrain(
                 }
                 catch (Exception ex)
                 {
-                    logger.LogError(ex, "Job {JobId}: cancelling query {Index} failed", JobId, i);
+                    logger.QueryCancelFailed(ex, JobId, i);
                     return null;
                 }
             }));
@@ -388,7 +388,7 @@ public sealed class SearchJobGrain(
         }
         catch (Exception ex)
         {
-            logger.LogWarning("Job {JobId}: checking on stalled queries failed: {Error}; trying again later", JobId, ex.Message);
+            logger.StallCheckFailed(ex, JobId);
         }
     }
 
@@ -423,7 +423,7 @@ public sealed class SearchJobGrain(
                     }
                     catch (Exception ex)
                     {
-                        logger.LogError(ex, "Job {JobId}: starting query {Index} failed; the lifecycle reminder retries", JobId, i);
+                        logger.QueryStartFailed(ex, JobId, i);
                         return null;
                     }
                 }));
@@ -554,7 +554,7 @@ public sealed class SearchJobGrain(
         catch (Exception ex) when (ex is not OperationCanceledException || !JobStates.IsTerminal(S.Status))
         {
             // The stall check drives it again; a stage's finished work is in the state already.
-            logger.LogWarning(ex, "Job {JobId}: the pipeline stopped at {Step}; trying again at the next check", JobId, S.CurrentStep);
+            logger.PipelineStopped(ex, JobId, S.CurrentStep);
         }
         catch (OperationCanceledException)
         {
@@ -940,13 +940,13 @@ public sealed class SearchJobGrain(
         }
         catch (Exception ex)
         {
-            logger.LogWarning(ex, "Job {JobId}: bookkeeping after the end failed; the reminder retries", JobId);
+            logger.EndBookkeepingFailed(ex, JobId);
         }
     }
 
     private async Task DeleteAsync()
     {
-        logger.LogInformation("Job {JobId}: retention passed; deleting", JobId);
+        logger.RetentionPassed(JobId);
         _stageRun?.Cancel();
         await Task.WhenAll(Enumerable.Range(0, S.Queries.Count).Select(i => QueryGrain(i).DeleteAsync()));
         await GrainFactory.GetGrain<IUserJobsGrain>(S.Spec!.Owner).RemoveAsync(JobId);
@@ -982,7 +982,7 @@ public sealed class SearchJobGrain(
         catch (Exception ex)
         {
             _indexOwed = true;
-            logger.LogWarning("Job {JobId}: indexing it for its owner failed: {Error}; trying again at its next change", JobId, ex.Message);
+            logger.IndexingFailed(ex, JobId);
         }
     }
 
@@ -1015,7 +1015,7 @@ public sealed class SearchJobGrain(
         catch (Exception ex)
         {
             // Still owed: WriteNowAsync scheduled another attempt (and a deactivation writes too).
-            logger.LogWarning(ex, "Job {JobId}: a coalesced write failed; trying again in {Delay}", JobId, CoalescedWrites.FailedFlushRetryDelay);
+            logger.CoalescedWriteFailed(ex, JobId, CoalescedWrites.FailedFlushRetryDelay);
         }
     }
 
@@ -1082,7 +1082,7 @@ public sealed class SearchJobGrain(
         {
             await ((ISearchJobGrain)this).CancelAsync(requester);
         }
-        logger.LogInformation("Job {JobId}: deleted by its owner", JobId);
+        logger.DeletedByOwner(JobId);
         await DeleteAsync();
         return true;
     }

@@ -122,7 +122,7 @@ public sealed class QueryGrain(
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            logger.LogError(ex, "Query {Key} stopped unexpectedly; it resumes when its job resumes", this.GetPrimaryKeyString());
+            logger.StoppedUnexpectedly(ex, this.GetPrimaryKeyString());
         }
         finally
         {
@@ -188,8 +188,8 @@ public sealed class QueryGrain(
                 Log(new AttemptRecord { Page = page, Attempt = attempt + 1, StartedAt = time.GetUtcNow(), Error = S.Error });
             }
             // Provider failures are expected and described; anything else is a bug, so keep its stack.
-            logger.LogWarning(ex is ProviderException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException ? null : ex,
-                "Query {Key} page {Page} failed after {Attempts} attempts: {Error}", this.GetPrimaryKeyString(), page, attempt, S.Error);
+            logger.PageFailed(ex is ProviderException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException ? null : ex,
+                this.GetPrimaryKeyString(), page, attempt, S.Error);
             EndIfAllPagesDone(work);
             await SaveAndReportAsync();
         }
@@ -204,7 +204,7 @@ public sealed class QueryGrain(
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            logger.LogWarning(ex, "Query {Key}: the result cache did not answer; fetching uncached", this.GetPrimaryKeyString());
+            logger.CacheUnavailable(ex, this.GetPrimaryKeyString());
             return null;
         }
     }
@@ -339,7 +339,7 @@ public sealed class QueryGrain(
                     catch (Exception ex) when (attempt < 30)
                     {
                         // The job may be busy riding out a storage outage; keep trying for a few minutes.
-                        logger.LogWarning("Query {Key}: report to job failed (attempt {Attempt}): {Error}; retrying", this.GetPrimaryKeyString(), attempt, ex.Message);
+                        logger.ReportRetrying(ex, this.GetPrimaryKeyString(), attempt);
                         await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(10_000, 200 * attempt * attempt)), time);
                     }
                 }
@@ -348,7 +348,7 @@ public sealed class QueryGrain(
         catch (Exception ex)
         {
             // The job reconciles from this grain when it resumes.
-            logger.LogError(ex, "Query {Key}: could not report to its job", this.GetPrimaryKeyString());
+            logger.ReportFailed(ex, this.GetPrimaryKeyString());
         }
         finally
         {
