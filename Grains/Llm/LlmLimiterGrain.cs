@@ -1,4 +1,3 @@
-using Orleans.Search.Cluster;
 using Orleans.Search.Providers;
 
 namespace Orleans.Search.Llm;

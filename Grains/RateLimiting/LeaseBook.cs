@@ -1,3 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
+using Orleans.Search.Cluster;
+
 namespace Orleans.Search.RateLimiting;
 
 /// <summary>What every lease a limiter grants carries: who holds it, on which silo, and until when.</summary>
@@ -35,7 +38,7 @@ public sealed class LeaseBook<TLease>(IClusterMembershipService membership) wher
 
     public IEnumerable<TLease> Values => _leases.Values;
 
-    public bool TryGetValue(Guid leaseId, out TLease lease) => _leases.TryGetValue(leaseId, out lease!);
+    public bool TryGetValue(Guid leaseId, [MaybeNullWhen(false)] out TLease lease) => _leases.TryGetValue(leaseId, out lease);
 
     public void Add(Guid leaseId, TLease lease)
     {
@@ -51,7 +54,7 @@ public sealed class LeaseBook<TLease>(IClusterMembershipService membership) wher
 
     public bool Remove(Guid leaseId) => _leases.Remove(leaseId);
 
-    public bool Remove(Guid leaseId, out TLease lease) => _leases.Remove(leaseId, out lease!);
+    public bool Remove(Guid leaseId, [MaybeNullWhen(false)] out TLease lease) => _leases.Remove(leaseId, out lease);
 
     /// <summary>Pushes a held lease's expiry to <paramref name="expiresAt"/> if that is later; never shortens it.</summary>
     public void Renew(Guid leaseId, DateTimeOffset expiresAt)

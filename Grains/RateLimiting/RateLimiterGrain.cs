@@ -1,5 +1,3 @@
-using Orleans.Search.Cluster;
-
 namespace Orleans.Search.RateLimiting;
 
 /// <summary>
