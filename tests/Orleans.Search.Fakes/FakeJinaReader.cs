@@ -24,6 +24,10 @@ public sealed class FakeJinaReader : IAsyncDisposable
     private readonly ConcurrentQueue<(string Target, string? Authorization, string? RespondWith)> _requests = new();
     private int _throttleNext;
 
+    private FakeJinaReader()
+    {
+    }
+
     public Uri BaseUrl => _host.BaseUrl;
 
     public IReadOnlyList<(string Target, string? Authorization, string? RespondWith)> Requests => [.. _requests];

@@ -51,6 +51,10 @@ public sealed class FakeSite : IAsyncDisposable
     private int _inFlight;
     private int _maxInFlight;
 
+    private FakeSite()
+    {
+    }
+
     public Uri BaseUrl => _host.BaseUrl;
 
     /// <summary>Waited before every response.</summary>
