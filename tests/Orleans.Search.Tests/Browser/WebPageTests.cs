@@ -87,7 +87,7 @@ public sealed class WebPageTests(WebPageFixture fixture)
         var page = tab.Page;
         await page.GotoAsync("/");
         await tab.SignInAsync(WebPageFixture.AliceKey);
-        await page.GetByText("Research options").ClickAsync();
+        await page.Locator("#research > summary").ClickAsync();
         await page.GetByRole(AriaRole.Combobox, new() { Name = "Mode", Exact = true }).SelectOptionAsync("research");
         const string question = "how does orleans place grains";
         var (card, jobId) = await tab.SearchAsync(question);
@@ -95,7 +95,7 @@ public sealed class WebPageTests(WebPageFixture fixture)
         await Expect(card.Locator(".status")).ToHaveTextAsync("completed");
 
         await card.GetByRole(AriaRole.Button, new() { Name = "Show results" }).ClickAsync();
-        var answer = card.GetByRole(AriaRole.Region, new() { Name = "Answer" });
+        var answer = card.GetByRole(AriaRole.Region, new() { Name = "Answer", Exact = true });
         await Expect(answer).ToContainTextAsync("Grains are virtual actors [1]. The runtime places them on demand [2].");
         await Expect(answer.Locator("strong")).ToHaveTextAsync("virtual actors");
         // The answer's markup is text: no element came of it, and it reads as written.
