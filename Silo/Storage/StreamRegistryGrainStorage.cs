@@ -17,6 +17,7 @@ internal sealed class StreamRegistryGrainStorage(IGrainStorage inner) : IGrainSt
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
+        var hadRow = grainState.RecordExists;
         try
         {
             await inner.WriteStateAsync(stateName, grainId, grainState);
@@ -27,6 +28,13 @@ internal sealed class StreamRegistryGrainStorage(IGrainStorage inner) : IGrainSt
             {
                 throw;
             }
+            return;
+        }
+        // A versioned write over a row that is gone updates nothing, and the ADO.NET provider reports that as a version
+        // of null rather than a conflict; the next write would then insert the row again. Take the erased registry now.
+        if (hadRow && grainState.ETag is null && IsJobStream(grainId))
+        {
+            await WasErasedAsync(stateName, grainId, grainState);
         }
     }
 
