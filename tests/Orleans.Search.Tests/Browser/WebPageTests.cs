@@ -94,7 +94,11 @@ public sealed class WebPageTests(WebPageFixture fixture)
         await Expect(card.GetByRole(AriaRole.Progressbar, new() { Name = "Job progress" })).ToHaveAttributeAsync("aria-valuenow", "100");
         await Expect(card.Locator(".status")).ToHaveTextAsync("completed");
 
-        await card.GetByRole(AriaRole.Button, new() { Name = "Show results" }).ClickAsync();
+        await tab.ScreenshotAsync("completed");
+
+        // The results opened by themselves while the answer was being written; the finished answer replaced the draft.
+        await Expect(card.GetByRole(AriaRole.Button, new() { Name = "Hide results" })).ToHaveAttributeAsync("aria-expanded", "true");
+        await Expect(card.Locator(".answer-draft")).ToHaveCountAsync(0);
         var answer = card.GetByRole(AriaRole.Region, new() { Name = "Answer", Exact = true });
         await Expect(answer).ToContainTextAsync("Grains are virtual actors [1]. The runtime places them on demand [2].");
         await Expect(answer.Locator("strong")).ToHaveTextAsync("virtual actors");
