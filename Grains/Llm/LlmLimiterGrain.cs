@@ -1,3 +1,4 @@
+using Waiter = Orleans.Search.RateLimiting.QueuedCaller<Orleans.Search.Llm.LlmPermitRequest, Orleans.Search.Llm.LlmPermitGrant>;
 using Orleans.Search.Providers;
 
 namespace Orleans.Search.Llm;
@@ -56,27 +57,8 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
         _queue.Enqueue(request.User ?? "", request.Holder, waiter);
         Dispatch(now);
         EnsureSweeper();
-        try
-        {
-            return await waiter.Completion.Task.WaitAsync(MaxQueueWait, time, cancellationToken);
-        }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
-        {
-            _queue.Remove(w => ReferenceEquals(w, waiter));
-            if (waiter.Completion.Task.IsCompletedSuccessfully)
-            {
-                if (ex is TimeoutException)
-                {
-                    return waiter.Completion.Task.Result;
-                }
-                Return(request.LeaseId, 0);
-            }
-            if (ex is OperationCanceledException)
-            {
-                throw;
-            }
-            return new LlmPermitGrant { Granted = false, LeaseId = request.LeaseId };
-        }
+        return await waiter.WaitAsync(_queue, MaxQueueWait, time, () => Return(request.LeaseId, 0),
+            new LlmPermitGrant { Granted = false, LeaseId = request.LeaseId }, cancellationToken);
     }
 
     Task ILlmLimiterGrain.ReleaseAsync(Guid leaseId, long billedTokens, TimeSpan? pause)
@@ -260,13 +242,6 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
         double RequestsBefore, double TokensBefore, bool Started = false) : ILimiterLease<Lease>
     {
         public Lease WithExpiry(DateTimeOffset expiresAt) => this with { ExpiresAt = expiresAt };
-    }
-
-    private sealed class Waiter(LlmPermitRequest request)
-    {
-        public LlmPermitRequest Request { get; } = request;
-
-        public TaskCompletionSource<LlmPermitGrant> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
 

@@ -1,3 +1,5 @@
+using Waiter = Orleans.Search.RateLimiting.QueuedCaller<Orleans.Search.RateLimiting.PermitRequest, Orleans.Search.RateLimiting.PermitGrant>;
+
 namespace Orleans.Search.RateLimiting;
 
 /// <summary>
@@ -52,29 +54,11 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
         _queue.Enqueue(request.User ?? "", request.JobId ?? request.Holder, waiter);
         Dispatch(now);
         EnsureSweeper();
-        try
+        return await waiter.WaitAsync(_queue, MaxQueueWait, time, () =>
         {
-            return await waiter.Completion.Task.WaitAsync(MaxQueueWait, time, cancellationToken);
-        }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
-        {
-            _queue.Remove(w => ReferenceEquals(w, waiter));
-            // A permit may have been granted in the same instant the wait ended.
-            if (waiter.Completion.Task.IsCompletedSuccessfully)
-            {
-                if (ex is TimeoutException)
-                {
-                    return waiter.Completion.Task.Result;
-                }
-                _leases.Remove(request.LeaseId);
-                Dispatch(time.GetUtcNow());
-            }
-            if (ex is OperationCanceledException)
-            {
-                throw;
-            }
-            return new PermitGrant { Granted = false, LeaseId = request.LeaseId };
-        }
+            _leases.Remove(request.LeaseId);
+            Dispatch(time.GetUtcNow());
+        }, new PermitGrant { Granted = false, LeaseId = request.LeaseId }, cancellationToken);
     }
 
     Task IRateLimiterGrain.ReleaseAsync(Guid leaseId, PermitOutcome? outcome)
@@ -221,12 +205,5 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
     private sealed record Lease(string Holder, SiloAddress? Silo, DateTimeOffset ExpiresAt) : ILimiterLease<Lease>
     {
         public Lease WithExpiry(DateTimeOffset expiresAt) => this with { ExpiresAt = expiresAt };
-    }
-
-    private sealed class Waiter(PermitRequest request)
-    {
-        public PermitRequest Request { get; } = request;
-
-        public TaskCompletionSource<PermitGrant> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -53,18 +53,7 @@ public sealed class ClientsGatewayFixture : IAsyncLifetime
         GatedSearxng?.Options.OpenGate();
         Alice?.Dispose();
         Bob?.Dispose();
-        if (Gateway is not null)
-        {
-            await Gateway.DisposeAsync();
-        }
-        if (GatedSearxng is not null)
-        {
-            await GatedSearxng.DisposeAsync();
-        }
-        if (Searxng is not null)
-        {
-            await Searxng.DisposeAsync();
-        }
+        await FixtureParts.DisposeAsync(Gateway, GatedSearxng, Searxng);
     }
 }
 

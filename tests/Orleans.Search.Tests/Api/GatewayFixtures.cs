@@ -47,18 +47,7 @@ public sealed class OpenGatewayFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         GatedSearxng?.Options.OpenGate();
-        if (Gateway is not null)
-        {
-            await Gateway.DisposeAsync();
-        }
-        if (GatedSearxng is not null)
-        {
-            await GatedSearxng.DisposeAsync();
-        }
-        if (Searxng is not null)
-        {
-            await Searxng.DisposeAsync();
-        }
+        await FixtureParts.DisposeAsync(Gateway, GatedSearxng, Searxng);
     }
 }
 
@@ -132,18 +121,7 @@ public sealed class KeyedGatewayFixture : IAsyncLifetime
         Bob?.Dispose();
         Carol?.Dispose();
         Ops?.Dispose();
-        if (Gateway is not null)
-        {
-            await Gateway.DisposeAsync();
-        }
-        if (GatedSearxng is not null)
-        {
-            await GatedSearxng.DisposeAsync();
-        }
-        if (Searxng is not null)
-        {
-            await Searxng.DisposeAsync();
-        }
+        await FixtureParts.DisposeAsync(Gateway, GatedSearxng, Searxng);
     }
 }
 

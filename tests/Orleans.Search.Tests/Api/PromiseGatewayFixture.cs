@@ -34,18 +34,7 @@ public sealed class PromiseGatewayFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         GatedSearxng?.Options.OpenGate();
-        if (Gateway is not null)
-        {
-            await Gateway.DisposeAsync();
-        }
-        if (GatedSearxng is not null)
-        {
-            await GatedSearxng.DisposeAsync();
-        }
-        if (Searxng is not null)
-        {
-            await Searxng.DisposeAsync();
-        }
+        await FixtureParts.DisposeAsync(Gateway, GatedSearxng, Searxng);
     }
 }
 

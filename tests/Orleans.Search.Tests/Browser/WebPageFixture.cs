@@ -129,18 +129,7 @@ public sealed class WebPageFixture : IAsyncLifetime
         }
         Playwright?.Dispose();
         Alice?.Dispose();
-        if (Gateway is not null)
-        {
-            await Gateway.DisposeAsync();
-        }
-        if (Llm is not null)
-        {
-            await Llm.DisposeAsync();
-        }
-        if (Searxng is not null)
-        {
-            await Searxng.DisposeAsync();
-        }
+        await FixtureParts.DisposeAsync(Gateway, Llm, Searxng);
     }
 
     private static string RepositoryRoot()
