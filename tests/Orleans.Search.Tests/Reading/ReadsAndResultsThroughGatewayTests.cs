@@ -225,6 +225,18 @@ public sealed class ReadsAndResultsThroughGatewayTests(ReadingGatewayFixture fix
         }
         Assert.Equal(final.Results.Select(r => r.Url).Order(), pages.SelectMany(e => e.Results!).Select(r => r.Url).Order());
 
+        // Replayed from the tail after the end (no live event left to take them from), they still carry them.
+        var replayed = new List<JobEvent>();
+        await foreach (var message in SseClient.ReadAsync(Http, $"/api/search-jobs/{created.JobId}/events", lastEventId: "0", cancellationToken: timeout.Token))
+        {
+            if (message.Event == JobEventTypes.PageCompleted)
+            {
+                replayed.Add(JsonSerializer.Deserialize<JobEvent>(message.Data, GatewayApi.Json)!);
+            }
+        }
+        Assert.Equal(pages.Select(e => (e.Seq, e.Results!.Count)), replayed.Select(e => (e.Seq, e.Results?.Count ?? 0)));
+        Assert.Equal(pages.SelectMany(e => e.Results!).Select(r => r.Url), replayed.SelectMany(e => e.Results!).Select(r => r.Url));
+
         // The job's stored tail (what its row holds) has the events without their results.
         var job = fixture.Gateway.Services.GetRequiredService<IGrainFactory>().GetGrain<ISearchJobGrain>(created.JobId);
         var tail = (await job.GetEventsAsync("local", 0))!.Events.Where(e => e.Type == JobEventTypes.PageCompleted).ToList();
