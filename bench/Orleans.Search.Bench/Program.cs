@@ -27,6 +27,10 @@ public static class BenchProgram
         {
             return await Soak.SoakBench.MainAsync(args); // normal clients beside hostile ones (Soak/)
         }
+        if (args.Contains("--admission"))
+        {
+            return await Admission.AdmissionBench.MainAsync(args); // many users creating jobs at once (Admission/)
+        }
         if (args.Contains("--code-search"))
         {
             return await CodeSearch.CodeSearchBench.MainAsync(args); // the code provider on a 50,000-file folder (CodeSearch/)
@@ -88,6 +92,7 @@ public sealed record BenchOptions
         Other modes: --postgres (PostgreSQL and a silo kill), --soak (normal clients beside hostile ones; --soak --help),
           --reading (the page reader: --hosts 20 --pages 100 --latency-ms 300 --per-host 2 --repeat 3)
           --code-search [--files 50000] [--repeat 5] (the code provider on a generated folder)
+          --admission (200 concurrent creates from 20 users, SQLite and PostgreSQL; --admission --help)
         """;
 
     public IReadOnlyList<int> CallCounts { get; init; } = [40, 400, 4000];
