@@ -52,6 +52,12 @@ public sealed class SearchJobGrain(
     /// <summary>The user's index missed the job's last change (its write failed); the next change tries again.</summary>
     private bool _indexOwed;
 
+    /// <summary>This activation has seen the job's lifecycle reminder registered (or registered it).</summary>
+    private bool _lifecycleReminderKnown;
+
+    /// <summary>Retries the bookkeeping after the end (shard, index, retention reminder) while it keeps failing.</summary>
+    private IGrainTimer? _endBookkeepingRetry;
+
     private bool _deactivating;
 
     private SearchJobState S => state.State;
@@ -141,9 +147,10 @@ public sealed class SearchJobGrain(
         try
         {
             // Registered before the job is stored: if it never is (a failure, a crash), the shard drops an id that resumes
-            // to nothing and the reminder of a job that does not exist unregisters itself.
+            // to nothing. The lifecycle reminder is not written here: until the first stall check registers it, the shard
+            // is what resumes the job after a crash (the startup sweep, the sweep after a silo dies), and a job that ends
+            // sooner writes its reminder once, for its retention.
             await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).AddAsync(JobId);
-            await this.RegisterOrUpdateReminder(LifecycleReminder, jobOptions.CurrentValue.ResumeReminderPeriod, jobOptions.CurrentValue.ResumeReminderPeriod);
             await StoreNewJobAsync(submission);
         }
         finally
@@ -245,6 +252,10 @@ public sealed class SearchJobGrain(
         }
         if (JobStates.IsTerminal(S.Status))
         {
+            // Still in the shard after its end: the bookkeeping after the end was cut short (a crash, an outage). The shard
+            // drops it itself; the index and the retention reminder are made in the background (the sweep need not wait,
+            // and a create of this job waiting in the owner's grain must not wait for this job either).
+            _ = EndBookkeepingAsync(leaveShard: false);
             return false;
         }
         await ResumeCoreAsync();
@@ -387,6 +398,7 @@ public sealed class SearchJobGrain(
             _stallCheck = null;
             return;
         }
+        await EnsureLifecycleReminderAsync();
         if (_starting is not null || time.GetElapsedTime(_lastChangeTimestamp) < StallCheckPeriod)
         {
             return;
@@ -944,17 +956,65 @@ public sealed class SearchJobGrain(
         S.UpdatedAt = time.GetUtcNow();
         await WriteNowAsync();
         await PublishAsync();
+        await EndBookkeepingAsync(leaveShard: true);
+    }
+
+    /// <summary>
+    /// Leaves the active set, indexes the end and registers the retention reminder. A failure is retried by a timer: a
+    /// job that ended before its first stall check has no lifecycle reminder that would otherwise retry it.
+    /// </summary>
+    private async Task EndBookkeepingAsync(bool leaveShard)
+    {
+        if (!Exists || !JobStates.IsTerminal(S.Status))
+        {
+            return;
+        }
         try
         {
-            await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
+            if (leaveShard)
+            {
+                await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
+            }
             await IndexAsync();
             var retention = Retention;
             await this.RegisterOrUpdateReminder(LifecycleReminder, retention > TimeSpan.Zero ? retention : TimeSpan.FromSeconds(1),
                 retention > jobOptions.CurrentValue.ResumeReminderPeriod ? retention : jobOptions.CurrentValue.ResumeReminderPeriod);
+            _lifecycleReminderKnown = true;
+            _endBookkeepingRetry?.Dispose();
+            _endBookkeepingRetry = null;
         }
         catch (Exception ex)
         {
-            logger.LogWarning(ex, "Job {JobId}: bookkeeping after the end failed; the reminder retries", JobId);
+            logger.LogWarning(ex, "Job {JobId}: bookkeeping after the end failed; trying again in {Delay}", JobId, EndBookkeepingRetryDelay);
+            _endBookkeepingRetry ??= this.RegisterGrainTimer(static (self, _) => self.EndBookkeepingAsync(leaveShard: true), this,
+                new GrainTimerCreationOptions(EndBookkeepingRetryDelay, EndBookkeepingRetryDelay) { KeepAlive = true });
+        }
+    }
+
+    private static readonly TimeSpan EndBookkeepingRetryDelay = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Registers the reminder that resumes the unfinished job if nothing else does (the backstop behind the shard sweeps),
+    /// once per activation, off the create's path: the first stall check does it. A failure is tried at the next check.
+    /// </summary>
+    private async Task EnsureLifecycleReminderAsync()
+    {
+        if (_lifecycleReminderKnown)
+        {
+            return;
+        }
+        try
+        {
+            if (await this.GetReminder(LifecycleReminder) is null && Exists && !JobStates.IsTerminal(S.Status))
+            {
+                var period = jobOptions.CurrentValue.ResumeReminderPeriod;
+                await this.RegisterOrUpdateReminder(LifecycleReminder, period, period);
+            }
+            _lifecycleReminderKnown = true;
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Job {JobId}: registering its lifecycle reminder failed; trying again at the next stall check", JobId);
         }
     }
 
@@ -965,6 +1025,8 @@ public sealed class SearchJobGrain(
         await Task.WhenAll(Enumerable.Range(0, S.Queries.Count).Select(i => QueryGrain(i).DeleteAsync()));
         await GrainFactory.GetGrain<IUserJobsGrain>(S.Spec!.Owner).RemoveAsync(JobId);
         await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
+        _endBookkeepingRetry?.Dispose();
+        _endBookkeepingRetry = null;
         await UnregisterLifecycleAsync();
         await _writes.ClearAsync();
         state.State = new SearchJobState();

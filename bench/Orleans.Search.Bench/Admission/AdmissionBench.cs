@@ -368,7 +368,7 @@ public static class AdmissionBench
         - **create latency**: from each POST being sent to its `202` read, over all the round's creates (p50, p99 per round).
         - **admission writes per create**: storage writes while admitting (first POST to last `202`) of the job rows, the
           active-job shards, the stream rendezvous, the reminder table (`reminders`: rows + versions) and the user index
-          (`index rows`: rows inserted), per create. Query checkpoints (`QueryGrain`) landing in the same span are the jobs'
+          (`index rows`: rows inserted), per create. Query checkpoints (`query`) landing in the same span are the jobs'
           work, not admission: listed in the next column, left out of this one. A job that ends within the span adds its
           end's writes.
         - **gateway CPU per create**: the gateway process's CPU over the same span, per create (the jobs' first provider
@@ -451,7 +451,7 @@ internal sealed record Round(int Creates, double AdmittedMs, IReadOnlyList<doubl
     public double CreatesPerSecond => Creates / (AdmittedMs / 1000);
 
     public double AdmissionWritesPerCreate => Creates == 0 ? double.NaN
-        : Writes.Where(w => w.Key != "QueryGrain").Sum(w => w.Value) / (double)Creates;
+        : Writes.Where(w => w.Key != "query").Sum(w => w.Value) / (double)Creates;
 
     public double CpuMsPerCreate => Creates == 0 ? double.NaN : GatewayCpu.TotalMilliseconds / Creates;
 }
