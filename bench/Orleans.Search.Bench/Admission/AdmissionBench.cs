@@ -253,9 +253,9 @@ public static class AdmissionBench
             GatewayCpu: cpuAdmitting,
             ProviderCalls: fake.TotalRequests,
             Problems: problems);
-        Say(string.Create(Inv, $"[{storage}] round {round}{(round == 0 ? " (warm-up, not reported)" : "")}: {measured.Creates} creates in {admittedAt:0} ms = {measured.CreatesPerSecond:0}/s; latency p50 {Stats.Percentile(measured.LatenciesMs, 50):0} ms, p99 {Stats.Percentile(measured.LatenciesMs, 99):0} ms; "
-            + $"writes while admitting {FormatWrites(writesAdmitting)} ({measured.AdmissionWritesPerCreate:0.00} per create without query checkpoints); gateway CPU {measured.CpuMsPerCreate:0.00} ms per create; all ended at {endedMs:0} ms, {fake.TotalRequests} provider calls"
-            + (problems.Count > 0 ? $"; PROBLEMS: {string.Join("; ", problems)}" : "")));
+        Say(string.Create(Inv, $"[{storage}] round {round}{(round == 0 ? " (warm-up, not reported)" : "")}: {measured.Creates} creates in {admittedAt:0} ms = {measured.CreatesPerSecond:0}/s; latency p50 {Stats.Percentile(measured.LatenciesMs, 50):0} ms, p99 {Stats.Percentile(measured.LatenciesMs, 99):0} ms; ")
+            + string.Create(Inv, $"writes while admitting {FormatWrites(writesAdmitting)} ({measured.AdmissionWritesPerCreate:0.00} per create without query checkpoints); gateway CPU {measured.CpuMsPerCreate:0.00} ms per create; all ended at {endedMs:0} ms, {fake.TotalRequests} provider calls")
+            + (problems.Count > 0 ? $"; PROBLEMS: {string.Join("; ", problems)}" : ""));
         return measured;
     }
 
