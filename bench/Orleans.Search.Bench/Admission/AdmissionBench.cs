@@ -294,7 +294,12 @@ public static class AdmissionBench
                 string? cursor = null;
                 do
                 {
-                    var page = await client.GetFromJsonAsync<JsonElement>("/api/search-jobs?limit=100" + (cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor)), cancellationToken);
+                    using var response = await client.GetAsync("/api/search-jobs?limit=100" + (cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor)), cancellationToken);
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        break; // a 503 while the database is overloaded: ask again at the next poll
+                    }
+                    var page = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
                     foreach (var item in page.GetProperty("items").EnumerateArray())
                     {
                         var status = item.GetProperty("status").GetString();
