@@ -395,6 +395,10 @@ public sealed partial class FakeOpenAi : IAsyncDisposable
         {
             await Task.Delay(ttft, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
         }
+        if (reply.Hold is { } hold)
+        {
+            await hold.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
         var id = $"chatcmpl-fake{parsed.Index}";
         var created = Options.TimeProvider.GetUtcNow().ToUnixTimeSeconds();
         await WriteEventAsync(response, Chunk(id, created, parsed.Model, w =>
@@ -449,6 +453,10 @@ public sealed partial class FakeOpenAi : IAsyncDisposable
         if (generation > TimeSpan.Zero)
         {
             await Task.Delay(generation, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        if (reply.Hold is { } hold)
+        {
+            await hold.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         bill.ReasoningTokens = reply.ReasoningTokens;
         bill.CompletionTokens = reply.ReasoningTokens + (cutAfter ?? pieces.Count);
