@@ -653,9 +653,27 @@ public sealed class SearchJobGrain(
             Round = S.Round,
         };
         S.OpenLlmCall = open;
-        // Durable before the provider can bill anything: a process that dies during the call leaves this behind.
-        await WriteNowAsync();
-        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            // Durable before the provider can bill anything: a process that dies during the call leaves this behind.
+            await WriteNowAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        catch
+        {
+            // Not made (a cancel came during the write, or the write failed): nothing to count.
+            if (ReferenceEquals(S.OpenLlmCall, open))
+            {
+                S.OpenLlmCall = null;
+                _coalesced.Owe();
+                if (JobStates.IsTerminal(S.Status))
+                {
+                    // A cancel's write may have stored the call as open: store that it was never made.
+                    _ = WriteInBackgroundAsync();
+                }
+            }
+            throw;
+        }
         var startedAt = time.GetTimestamp();
         void Close(string status, TokenUsage usage, int? statusCode, string? error)
         {

@@ -51,7 +51,7 @@ public sealed class ResearchCrashTests : IAsyncLifetime
             jobId = (await created.Content.ReadFromJsonAsync<JobStatus>(Json))!.JobId;
             await Eventually.TrueAsync(() => _llm.InFlight == 1 && Volatile.Read(ref answers) == 1, "the answer's call held at the fake");
             var before = await gateway.Http().GetFromJsonAsync<JobStatus>($"/api/search-jobs/{jobId}", Json);
-            Assert.Equal((JobStates.Running, StageNames.Answer), (before!.Status, before.CurrentStep));
+            Assert.Equal((JobStates.Running, (string?)StageNames.Answer), (before!.Status, before.CurrentStep));
             gateway.Kill();
         }
         finally

@@ -97,7 +97,7 @@ public sealed class ResearchGatewayFixture : IAsyncLifetime
         return (await created.Content.ReadFromJsonAsync<JobStatus>(Json))!.JobId;
     }
 
-    public static Task<JobStatus> StatusAsync(HttpClient http, string jobId) => http.GetFromJsonAsync<JobStatus>($"/api/search-jobs/{jobId}", Json)!;
+    public static async Task<JobStatus> StatusAsync(HttpClient http, string jobId) => (await http.GetFromJsonAsync<JobStatus>($"/api/search-jobs/{jobId}", Json))!;
 
     public static async Task<JobStatus> EndAsync(HttpClient http, string jobId, TimeSpan? timeout = null) =>
         await Eventually.ReturnsAsync(() => StatusAsync(http, jobId), s => JobStates.IsTerminal(s.Status), $"job {jobId} to end", timeout ?? TimeSpan.FromSeconds(90));

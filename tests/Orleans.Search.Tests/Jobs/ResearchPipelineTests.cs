@@ -174,12 +174,12 @@ public sealed class ResearchPipelineTests(ResearchGatewayFixture fixture) : ICla
             }
         });
 
-        var steps = new List<(string? Step, int Round)>();
+        var steps = new List<(string Step, int Round)>();
         foreach (var (hold, step, round) in new[] { (holds[0], StageNames.Followup, 0), (holds[1], StageNames.Followup, 1), (holds[2], StageNames.Answer, 2) })
         {
             var seen = await Eventually.ReturnsAsync(() => ResearchGatewayFixture.StatusAsync(http, jobId),
                 s => s.CurrentStep == step && s.Round == round && llm.InFlight == 1, $"the job at {step} in round {round}");
-            steps.Add((seen.CurrentStep, seen.Round));
+            steps.Add((seen.CurrentStep!, seen.Round));
             hold.SetResult();
         }
         var done = await ResearchGatewayFixture.EndAsync(http, jobId);
@@ -202,7 +202,7 @@ public sealed class ResearchPipelineTests(ResearchGatewayFixture fixture) : ICla
             ["expand", "search", "read", "followup", "search", "read", "followup", "search", "read", "answer"],
             events.Where(e => e.Type == JobEventTypes.StageStarted).Select(e => e.Stage!));
         Assert.Equal([0, 0, 0, 0, 1, 1, 1, 2, 2, 2], events.Where(e => e.Type == JobEventTypes.StageStarted).Select(e => e.Round!.Value));
-        Assert.Equal([[$"{marker} missing one", $"{marker} missing two"], [$"{marker} missing three"]],
+        Assert.Equal(new[] { new[] { $"{marker} missing one", $"{marker} missing two" }, new[] { $"{marker} missing three" } },
             events.Where(e => e.Type == JobEventTypes.FollowupCompleted).Select(e => e.Queries!.ToArray()));
         Assert.True(events.Count(e => e.Type == JobEventTypes.PageCompleted) == 10, "every page of every round reported");
     }
