@@ -369,7 +369,7 @@ public sealed partial class FakeOpenAi : IAsyncDisposable
                 lock (_lock)
                 {
                     _bills.Add(new FakeOpenAiBill(bill.Index, context.Response.StatusCode, bill.PromptTokens, bill.CachedTokens, bill.CompletionTokens,
-                        bill.ReasoningTokens, bill.Aborted, bill.Cut));
+                        bill.ReasoningTokens, bill.Aborted, bill.Cut) { EndedAt = Options.TimeProvider.GetUtcNow() });
                 }
             }
         }

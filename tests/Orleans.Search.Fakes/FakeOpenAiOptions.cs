@@ -72,6 +72,9 @@ public sealed record FakeOpenAiBill(int Index, int StatusCode, int PromptTokens,
     bool Aborted, bool Cut)
 {
     public int TotalTokens => PromptTokens + CompletionTokens;
+
+    /// <summary>When the response ended (its last byte written, or the cut or abort).</summary>
+    public DateTimeOffset EndedAt { get; init; }
 }
 
 /// <summary>

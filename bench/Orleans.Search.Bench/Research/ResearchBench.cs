@@ -121,7 +121,11 @@ public static class ResearchBench
     /// the SSE stream delivered them; and from the fakes: when each call arrived, so the gaps between the phases show.
     /// </summary>
     private sealed record Run(TimeSpan Makespan, TimeSpan FirstDelta, TimeSpan ToExpand, TimeSpan ExpandToSearch, TimeSpan SearchToAnswer,
-        TimeSpan AnswerToFirstDelta, TimeSpan AnswerToCompleted, int Queries, int PagesFetched, int Deltas);
+        TimeSpan AnswerToFirstDelta, TimeSpan AnswerToCompleted, int Queries, int PagesFetched, int Deltas, TimeSpan ExpandTook, TimeSpan AnswerTook)
+    {
+        /// <summary>The critical path as the fakes actually delivered it this time (their own delays run late on a busy machine).</summary>
+        public TimeSpan Delivered(TimeSpan search) => ExpandTook + search + AnswerTook;
+    }
 
     private static async Task<Run> RunAsync(HttpClient http, FakeSearxng searxng, FakeOpenAi llm, string label)
     {
@@ -185,8 +189,10 @@ public static class ResearchBench
         }
         var (expandAt, answerAt) = (calls[0].ArrivedAt - posted, calls[1].ArrivedAt - posted);
         var (firstPageAt, lastPageAt) = (pages[0].ArrivedAt - posted, pages[^1].ArrivedAt - posted);
+        var bills = llm.BillsSnapshot();
+        TimeSpan Took(FakeOpenAiRequest call) => bills.Single(b => b.Index == call.Index).EndedAt - call.ArrivedAt;
         return new Run(completed.Value, firstDelta.Value, expandAt, firstPageAt - expandAt, answerAt - lastPageAt, firstDelta.Value - answerAt,
-            completed.Value - answerAt, queries.Count, pages.Count, deltas);
+            completed.Value - answerAt, queries.Count, pages.Count, deltas, Took(calls[0]), Took(calls[1]));
     }
 
     /// <summary>The same sub-queries every time: the jobs ask for no cache, so each one searches them again.</summary>
@@ -219,6 +225,8 @@ public static class ResearchBench
         var critical = model.Total.TotalMilliseconds;
         var overheads = runs.Select(r => r.Makespan.TotalMilliseconds - critical).ToList();
         var medianOverhead = Median(overheads);
+        var deliveredOverheads = runs.Select(r => (r.Makespan - r.Delivered(model.Search)).TotalMilliseconds).ToList();
+        var deliveredShares = runs.Select(r => 100 * (r.Makespan - r.Delivered(model.Search)).TotalMilliseconds / r.Delivered(model.Search).TotalMilliseconds).ToList();
         L("# Orleans.Search research job");
         L();
         L(string.Create(Inv, $"Run {start.At:yyyy-MM-dd HH:mm} UTC. Produced by `dotnet run -c Release --project bench/Orleans.Search.Bench -- --research --repeat {runs.Count}`; see [README.md](README.md). Built from {build}."));
@@ -233,6 +241,8 @@ public static class ResearchBench
         L($"| makespan (POST → `completed` on the stream) | **{Ms(r => r.Makespan)}** |");
         L(string.Create(Inv, $"| critical path | {critical:0} ms |"));
         L(string.Create(Inv, $"| orchestration overhead (makespan − critical path) | **{medianOverhead:0} ms = {100 * medianOverhead / critical:0.0} %** ({overheads.Min():0}–{overheads.Max():0} ms; target under 5 % = {critical * 0.05:0} ms) |"));
+        L($"| critical path as the fakes delivered it (their calls timed at the fake, from arrival to last byte; the search part as above) | {Ms(r => r.Delivered(model.Search))} |");
+        L(string.Create(Inv, $"| overhead on the delivered critical path | **{Median(deliveredOverheads):0} ms = {Median(deliveredShares):0.0} %** ({deliveredOverheads.Min():0}–{deliveredOverheads.Max():0} ms) |"));
         L($"| time to the first `answer.delta` (from the POST) | **{Ms(r => r.FirstDelta)}** |");
         L(string.Create(Inv, $"| … of which after the answer call reached the LLM (its time to first token is {ttftMs} ms) | {Ms(r => r.AnswerToFirstDelta)} |"));
         L();
@@ -245,13 +255,15 @@ public static class ResearchBench
         L(string.Create(Inv, $"| last page request arrives → the answer call arrives (the pages take {model.Search.TotalMilliseconds:0} ms) | {Ms(r => r.SearchToAnswer)} |"));
         L(string.Create(Inv, $"| answer call arrives → `completed` reaches the client (the call takes {model.Answer.TotalMilliseconds:0} ms) | {Ms(r => r.AnswerToCompleted)} |"));
         L();
-        L("| job | makespan | overhead | first `answer.delta` | queries | page requests | `answer.delta` events |");
-        L("| --- | --- | --- | --- | --- | --- | --- |");
+        L("| job | makespan | overhead | expansion call at the fake | answer call at the fake | overhead on the delivered path | first `answer.delta` | queries | page requests | `answer.delta` events |");
+        L("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         for (var i = 0; i < runs.Count; i++)
         {
             var r = runs[i];
-            L(string.Create(Inv, $"| {i + 1} | {r.Makespan.TotalMilliseconds:0} ms | {r.Makespan.TotalMilliseconds - critical:0} ms ({100 * (r.Makespan.TotalMilliseconds - critical) / critical:0.0} %) | {r.FirstDelta.TotalMilliseconds:0} ms | {r.Queries} | {r.PagesFetched} | {r.Deltas} |"));
+            L(string.Create(Inv, $"| {i + 1} | {r.Makespan.TotalMilliseconds:0} ms | {r.Makespan.TotalMilliseconds - critical:0} ms ({100 * (r.Makespan.TotalMilliseconds - critical) / critical:0.0} %) | {r.ExpandTook.TotalMilliseconds:0} ms (model {model.Expand.TotalMilliseconds:0}) | {r.AnswerTook.TotalMilliseconds:0} ms (model {model.Answer.TotalMilliseconds:0}) | {deliveredOverheads[i]:0} ms ({deliveredShares[i]:0.0} %) | {r.FirstDelta.TotalMilliseconds:0} ms | {r.Queries} | {r.PagesFetched} | {r.Deltas} |"));
         }
+        L();
+        L("On a busy machine the fakes' own delays (one timer per streamed token) run late, and that lateness is not the service's: the overhead on the delivered critical path separates the two. The target (under 5 %) is for a quiet machine.");
         L();
         L("What the overhead holds: the job's durable steps (its row is written before the expansion call and after each stage; each page is checkpointed by its query before the job counts it), grain calls between the job, its queries and the limiters, the first-token wait of a streamed HTTP response, and SSE delivery to the client. Each stage starts the moment the previous one is durable: nothing polls.");
         return md.ToString();
