@@ -33,6 +33,7 @@ public sealed class SearchJobGrain(
     /// <summary>Optional seams: a silo without an LLM or a page reader still runs searches (and reads from snippets).</summary>
     private readonly ILanguageModels? _models = services.GetService<ILanguageModels>();
     private readonly IPageReader? _reader = services.GetService<IPageReader>();
+    private readonly LlmTokenizer? _tokenizer = services.GetService<LlmTokenizer>();
 
     /// <summary>The pipeline is being driven (one driver at a time; reports and timers only poke it).</summary>
     private bool _driving;
@@ -102,6 +103,10 @@ public sealed class SearchJobGrain(
     {
         _outbox = new JobEventOutbox(this.GetStreamProvider(SearchStreams.ProviderName).GetStream<JobEvent>(SearchStreams.ForJob(JobId)), JobId, logger);
         _coalesced = new CoalescedWrites(S.NextSeq);
+        if (Exists)
+        {
+            SettleInterruptedLlmCall();
+        }
         if (Exists && !JobStates.IsTerminal(S.Status))
         {
             S.NextSeq += CoalescedWrites.SeqGapAfterCrash;
@@ -227,7 +232,18 @@ public sealed class SearchJobGrain(
             S.Queries[i].Version > 0 && await QueryGrain(i).GetDebugAsync() is { } debug
                 ? debug
                 : new QueryDebug { Index = i, Query = S.Queries[i].Query, Provider = S.Spec!.Provider, Status = S.Queries[i].Status }));
-        return new JobDebug { JobId = JobId, Status = S.Status, Queries = queries, Reads = S.Reads.Select(r => r with { Text = null }).ToList() };
+        var stats = Ledger.Stats();
+        return new JobDebug
+        {
+            JobId = JobId,
+            Status = S.Status,
+            Queries = queries,
+            Reads = S.Reads.Select(r => r with { Text = null }).ToList(),
+            Stages = JobStatusProjection.Stages(S, stats),
+            LlmCalls = S.OpenLlmCall is { } open ? [.. S.LlmCalls, open] : [.. S.LlmCalls],
+            Tokens = stats.Tokens,
+            CostUsd = stats.CostUsd,
+        };
     }
 
     async Task<IReadOnlyList<SearchResult>?> ISearchJobGrain.GetPageResultsAsync(string requester, int queryIndex, int page)
@@ -635,16 +651,17 @@ public sealed class SearchJobGrain(
 
     /// <summary>
     /// One LLM call for a stage: made only when its worst case (prompt estimate + max output, priced) fits the budget,
-    /// else null and the job is marked out of budget. Usage is added to the stage as the call ends, or as far as a failed
-    /// call reported it.
+    /// else null and the job is marked out of budget. The call is written down (durably) before it is made, so a crash
+    /// during it is found and counted after the restart; its usage is added to the stage as it ends, or as far as a
+    /// failed or cancelled call reported it, and it is recorded for <c>/debug</c>.
     /// </summary>
-    private async Task<string?> CallLlmAsync(string stage, IReadOnlyList<LlmMessage> messages, int maxOutputTokens, bool json,
+    private async Task<string?> CallLlmAsync(string stage, string prompt, IReadOnlyList<LlmMessage> messages, int maxOutputTokens, bool json,
         Action<string>? onText, CancellationToken cancellationToken)
     {
         var models = _models!;
         var provider = LlmProvider!;
-        var prompt = models.EstimatePromptTokens(provider, messages);
-        var worst = new TokenUsage { Input = prompt, Output = maxOutputTokens };
+        var promptTokens = models.EstimatePromptTokens(provider, messages);
+        var worst = new TokenUsage { Input = promptTokens, Output = maxOutputTokens };
         if (!Ledger.Fits(worst.Total, models.CostUsd(provider, worst)))
         {
             S.BudgetExhausted = true;
@@ -652,6 +669,57 @@ public sealed class SearchJobGrain(
             return null;
         }
         cancellationToken.ThrowIfCancellationRequested();
+        var open = new LlmCallRecord
+        {
+            Stage = stage,
+            Prompt = prompt,
+            Status = LlmCallStates.Running,
+            StartedAt = time.GetUtcNow(),
+            Tokens = new TokenUsage { Input = promptTokens, Estimated = true },
+            Round = S.Round,
+        };
+        S.OpenLlmCall = open;
+        try
+        {
+            // Durable before the provider can bill anything: a process that dies during the call leaves this behind.
+            await WriteNowAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        catch
+        {
+            // Not made (a cancel came during the write, or the write failed): nothing to count.
+            if (ReferenceEquals(S.OpenLlmCall, open))
+            {
+                S.OpenLlmCall = null;
+                _coalesced.Owe();
+                if (JobStates.IsTerminal(S.Status))
+                {
+                    // A cancel's write may have stored the call as open: store that it was never made.
+                    _ = WriteInBackgroundAsync();
+                }
+            }
+            throw;
+        }
+        var startedAt = time.GetTimestamp();
+        void Close(string status, TokenUsage usage, int? statusCode, string? error)
+        {
+            if (!ReferenceEquals(S.OpenLlmCall, open))
+            {
+                return;
+            }
+            var cost = models.CostUsd(provider, usage);
+            Ledger.AddUsage(stage, usage, cost);
+            RecordLlmCall(open with
+            {
+                Status = status,
+                DurationMs = (long)time.GetElapsedTime(startedAt).TotalMilliseconds,
+                StatusCode = statusCode,
+                Error = error,
+                Tokens = usage,
+                CostUsd = cost,
+            });
+        }
+
         var request = new LlmRequest
         {
             Provider = provider,
@@ -661,7 +729,6 @@ public sealed class SearchJobGrain(
             Caller = S.Spec!.Owner,
         };
         var text = new StringBuilder();
-        var counted = false;
         try
         {
             await foreach (var update in models.StreamAsync(request, cancellationToken).WithCancellation(cancellationToken))
@@ -673,25 +740,25 @@ public sealed class SearchJobGrain(
                         onText?.Invoke(delta.Text);
                         break;
                     case LlmCompleted completed:
-                        counted = true;
-                        Ledger.AddUsage(stage, completed.Usage, models.CostUsd(provider, completed.Usage));
+                        Close(LlmCallStates.Completed, completed.Usage, 200, null);
                         break;
                 }
             }
         }
-        catch (LlmCallCanceledException ex) when (!counted)
+        catch (LlmCallCanceledException ex)
         {
             // Cut short by a cancel: counted as far as the provider got; the cancel already wrote the job's end.
-            Ledger.AddUsage(stage, ex.Usage, models.CostUsd(provider, ex.Usage));
+            Close(LlmCallStates.Cancelled, ex.Usage, null, null);
             _coalesced.Owe();
             _ = WriteInBackgroundAsync();
             throw;
         }
-        catch (LlmException ex) when (!counted)
+        catch (LlmException ex)
         {
-            Ledger.AddUsage(stage, ex.Usage, models.CostUsd(provider, ex.Usage));
+            var cancelled = cancellationToken.IsCancellationRequested;
+            Close(cancelled ? LlmCallStates.Cancelled : LlmCallStates.Failed, ex.Usage, ex.StatusCode, ex.Message);
             _coalesced.Owe();
-            if (cancellationToken.IsCancellationRequested)
+            if (cancelled)
             {
                 // Counted as far as the provider reported; the cancel already wrote the job's end, so write again.
                 _ = WriteInBackgroundAsync();
@@ -699,7 +766,52 @@ public sealed class SearchJobGrain(
             }
             throw;
         }
+        finally
+        {
+            // Anything else (a fault of this process, not the provider's): nothing is known to be billed.
+            Close(LlmCallStates.Failed, TokenUsage.None, null, "the call did not end normally");
+        }
         return text.ToString();
+    }
+
+    private void RecordLlmCall(LlmCallRecord call)
+    {
+        S.OpenLlmCall = null;
+        S.LlmCalls.Add(call);
+        if (S.LlmCalls.Count > LlmCallRecord.MaxKept)
+        {
+            S.LlmCalls.RemoveRange(0, S.LlmCalls.Count - LlmCallRecord.MaxKept);
+        }
+    }
+
+    /// <summary>
+    /// An LLM call found open after a restart was cut by the crash. The provider bills the prompt once it answered, and
+    /// the output it sent; all the job knows of that is the prompt and the answer text it had checkpointed, so that is
+    /// what is counted (estimated) before the stage runs again. Output sent after the last checkpoint is not counted.
+    /// </summary>
+    private void SettleInterruptedLlmCall()
+    {
+        if (S.OpenLlmCall is not { } open)
+        {
+            return;
+        }
+        var output = open.Stage == StageNames.Answer && _tokenizer is { } tokenizer ? tokenizer.CountText(S.Answer ?? "") : 0;
+        var usage = open.Tokens with { Output = output, Estimated = true };
+        decimal cost = 0;
+        try
+        {
+            cost = S.Spec?.Llm is { } provider && _models is not null ? _models.CostUsd(provider, usage) : 0;
+        }
+        catch (KeyNotFoundException)
+        {
+            // The provider is no longer configured: the tokens still count, at no known price.
+        }
+        if (Ledger.Stage(open.Stage) is not null)
+        {
+            Ledger.AddUsage(open.Stage, usage, cost);
+        }
+        RecordLlmCall(open with { Status = LlmCallStates.Interrupted, Tokens = usage, CostUsd = cost, Error = "cut by a restart of the process that made it" });
+        _coalesced.Owe();
     }
 
     private async Task ExpandAsync(CancellationToken cancellationToken)
@@ -718,7 +830,7 @@ public sealed class SearchJobGrain(
         {
             try
             {
-                var text = await CallLlmAsync(StageNames.Expand, ResearchText.ExpandPrompt(Question, spec.ExpandCount), options.ExpandMaxOutputTokens, true, null, cancellationToken);
+                var text = await CallLlmAsync(StageNames.Expand, "expand", ResearchText.ExpandPrompt(Question, spec.ExpandCount), options.ExpandMaxOutputTokens, true, null, cancellationToken);
                 if (text is null)
                 {
                     (status, note) = (StageStates.Skipped, $"the budget cannot cover the call; {alone}");
@@ -733,7 +845,7 @@ public sealed class SearchJobGrain(
                     if (queries is null)
                     {
                         // Retry once, asking for less.
-                        var retry = await CallLlmAsync(StageNames.Expand, ResearchText.SimplerExpandPrompt(Question, spec.ExpandCount), options.ExpandMaxOutputTokens, true, null, cancellationToken);
+                        var retry = await CallLlmAsync(StageNames.Expand, "expand-simpler", ResearchText.SimplerExpandPrompt(Question, spec.ExpandCount), options.ExpandMaxOutputTokens, true, null, cancellationToken);
                         (queries, outcome) = retry is null ? (null, ResearchText.ParseOutcome.Invalid) : ResearchText.ParseQueries(retry);
                         note = retry is null ? $"the LLM's JSON was invalid and not repairable; the budget cannot cover a retry; {alone}"
                             : queries is null ? $"the LLM's JSON was invalid, not repairable, and invalid again with a simpler prompt; {alone}"
@@ -849,7 +961,7 @@ public sealed class SearchJobGrain(
             try
             {
                 var sources = (await SourcesAsync()).Select(s => s with { Text = s.Text.Length > 500 ? s.Text[..500] : s.Text }).ToList();
-                var text = await CallLlmAsync(StageNames.Followup,
+                var text = await CallLlmAsync(StageNames.Followup, "followup",
                     ResearchText.FollowupPrompt(Question, S.Queries.Select(q => q.Query).ToList(), sources, StagePlanner.MaxFollowupsPerRound),
                     researchOptions.CurrentValue.FollowupMaxOutputTokens, true, null, cancellationToken);
                 if (text is null)
@@ -924,7 +1036,7 @@ public sealed class SearchJobGrain(
         }
         try
         {
-            var text = await CallLlmAsync(StageNames.Answer, ResearchText.AnswerPrompt(Question, sources), options.AnswerMaxOutputTokens, false,
+            var text = await CallLlmAsync(StageNames.Answer, "answer", ResearchText.AnswerPrompt(Question, sources), options.AnswerMaxOutputTokens, false,
                 t =>
                 {
                     pending.Append(filter.Push(t));

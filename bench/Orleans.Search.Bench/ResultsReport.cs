@@ -90,6 +90,7 @@ public static class ResultsReport
         md.Append(Postgres.PostgresReport.SectionFromFile()); // the --postgres figures, kept across full runs
         md.Append(Soak.SoakReport.SectionFromFile()); // the --soak figures, kept across full runs
         md.Append(Reading.ReadingBench.Results.SectionFromFile()); // the --reading figures, kept across full runs
+        md.Append(Research.ResearchBench.Results.SectionFromFile()); // the --research figures, kept across full runs
         md.Append(CodeSearch.CodeSearchBench.SectionFromFile()); // the --code-search figures, kept across full runs
         md.Append(Admission.AdmissionBench.Results.SectionFromFile()); // the --admission figures, kept across full runs
         return md.ToString();
