@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using Orleans.Search.Fakes;
 using Orleans.Search.Webhooks;
@@ -42,6 +43,41 @@ public sealed class WebhookSignatureTests
         Assert.Equal(new[] { newer }, FakeWebhookReceiver.Verify([newer], "msg_1", "1700000000", body, header));
         Assert.Equal(new[] { older }, FakeWebhookReceiver.Verify([older], "msg_1", "1700000000", body, header));
         Assert.Empty(FakeWebhookReceiver.Verify([WebhookSignature.NewSecret()], "msg_1", "1700000000", body, header));
+    }
+
+    [Fact]
+    public void The_readmes_receiver_code_accepts_a_fresh_delivery_and_refuses_a_stale_or_changed_one()
+    {
+        var secret = WebhookSignature.NewSecret();
+        var body = Encoding.UTF8.GetBytes("""{"type":"job.completed"}""");
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var header = WebhookSignature.Sign([WebhookSignature.NewSecret(), secret], "msg_2", now, body);
+        Assert.True(ReadmeVerify(secret, "msg_2", now.ToString(), body, header));
+        Assert.False(ReadmeVerify(secret, "msg_2", now.ToString(), [.. body, (byte)' '], header));
+        var stale = now - 301;
+        Assert.False(ReadmeVerify(secret, "msg_2", stale.ToString(), body, WebhookSignature.Sign([secret], "msg_2", stale, body)));
+    }
+
+    /// <summary>The C# receiver code in the README, word for word.</summary>
+    private static bool ReadmeVerify(string secret, string id, string timestamp, byte[] body, string signatureHeader)
+    {
+        if (!long.TryParse(timestamp, out var seconds)
+            || Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - seconds) > 300)
+        {
+            return false;
+        }
+        var key = Convert.FromBase64String(secret["whsec_".Length..]);
+        var expected = HMACSHA256.HashData(key, [.. Encoding.UTF8.GetBytes($"{id}.{timestamp}."), .. body]);
+        foreach (var part in signatureHeader.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var given = new byte[64];
+            if (part.StartsWith("v1,") && Convert.TryFromBase64String(part[3..], given, out var length)
+                && CryptographicOperations.FixedTimeEquals(given.AsSpan(0, length), expected))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     [Fact]
