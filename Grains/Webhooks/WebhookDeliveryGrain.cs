@@ -117,7 +117,11 @@ public sealed partial class WebhookDeliveryGrain(
         }
         var next = time.GetUtcNow();
         await RegisterReminderAsync(next);
-        (S.Status, S.RoundAttempts, S.NextAttemptAt, S.FailedAt, S.Error) = (WebhookDeliveryStates.Pending, 0, next, null, null);
+        S.Status = WebhookDeliveryStates.Pending;
+        S.RoundAttempts = 0;
+        S.NextAttemptAt = next;
+        S.FailedAt = null;
+        S.Error = null;
         await state.WriteStateAsync();
         // Out of the failed store only once it is pending again: a failed replay files it again.
         await Endpoints.ForgetFailedAsync(DeliveryId);
@@ -155,7 +159,7 @@ public sealed partial class WebhookDeliveryGrain(
         _attemptTimer?.Dispose();
         var due = S.NextAttemptAt is { } at ? at - time.GetUtcNow() : TimeSpan.Zero;
         _attemptTimer = this.RegisterGrainTimer(static (self, _) => self.AttemptIfDueAsync(), this,
-            new GrainTimerCreationOptions(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+            new GrainTimerCreationOptions(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan));
     }
 
     /// <summary>Makes the attempt that is due (the timer and the reminder may both ask; grain turns do not interleave).</summary>
@@ -265,7 +269,10 @@ public sealed partial class WebhookDeliveryGrain(
 
     private async Task DeliveredAsync()
     {
-        (S.Status, S.DeliveredAt, S.NextAttemptAt, S.Error) = (WebhookDeliveryStates.Delivered, time.GetUtcNow(), null, null);
+        S.Status = WebhookDeliveryStates.Delivered;
+        S.DeliveredAt = time.GetUtcNow();
+        S.NextAttemptAt = null;
+        S.Error = null;
         // The reminder now only deletes the row once the retention passed.
         var retention = options.CurrentValue.DeliveredRetention;
         await this.RegisterOrUpdateReminder(ScheduleReminder, retention > TimeSpan.Zero ? retention : TimeSpan.FromSeconds(1), ReminderPeriodAtLeast(retention));
@@ -276,7 +283,10 @@ public sealed partial class WebhookDeliveryGrain(
 
     private async Task FailAsync(string error)
     {
-        (S.Status, S.FailedAt, S.NextAttemptAt, S.Error) = (WebhookDeliveryStates.Failed, time.GetUtcNow(), null, error);
+        S.Status = WebhookDeliveryStates.Failed;
+        S.FailedAt = time.GetUtcNow();
+        S.NextAttemptAt = null;
+        S.Error = error;
         // Filed before the delivery says failed: a crash in between makes the next attempt fail (and file) it again.
         await Endpoints.RecordFailedAsync(new WebhookDeliverySummary
         {

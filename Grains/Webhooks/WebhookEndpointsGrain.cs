@@ -147,7 +147,11 @@ public sealed partial class WebhookEndpointsGrain(
         }
         endpoint.Disabled = true;
         endpoint.DisabledReason = reason;
-        await WriteAsync(() => (endpoint.Disabled, endpoint.DisabledReason) = (false, null));
+        await WriteAsync(() =>
+        {
+            endpoint.Disabled = false;
+            endpoint.DisabledReason = null;
+        });
         LogDisabled(logger, endpoint.Id, UserId, reason);
     }
 

@@ -67,7 +67,7 @@ public sealed class WebhookSignatureTests
             return false;
         }
         var key = Convert.FromBase64String(secret["whsec_".Length..]);
-        var expected = HMACSHA256.HashData(key, [.. Encoding.UTF8.GetBytes($"{id}.{timestamp}."), .. body]);
+        var expected = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes($"{id}.{timestamp}.").Concat(body).ToArray());
         foreach (var part in signatureHeader.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
             var given = new byte[64];
