@@ -95,7 +95,7 @@ public sealed partial class WebhookDeliveryGrain(
 
     async Task<WebhookReplay> IWebhookDeliveryGrain.ReplayAsync(string requester)
     {
-        if (Message?.Owner != requester)
+        if (Message is not { } message || message.Owner != requester)
         {
             return new WebhookReplay { Outcome = WebhookReplayOutcomes.NotFound };
         }
@@ -103,7 +103,7 @@ public sealed partial class WebhookDeliveryGrain(
         {
             return new WebhookReplay { Outcome = WebhookReplayOutcomes.NotFailed, Delivery = View(), Detail = $"Delivery '{DeliveryId}' is {S.Status}; only a failed delivery is replayed." };
         }
-        var target = await Endpoints.GetTargetAsync(Message.EndpointId);
+        var target = await Endpoints.GetTargetAsync(message.EndpointId);
         if (target is null || target.Disabled)
         {
             return new WebhookReplay
@@ -111,8 +111,8 @@ public sealed partial class WebhookDeliveryGrain(
                 Outcome = WebhookReplayOutcomes.EndpointUnavailable,
                 Delivery = View(),
                 Detail = target is null
-                    ? $"Endpoint '{Message.EndpointId}' was deleted; register an endpoint to receive new events."
-                    : $"Endpoint '{Message.EndpointId}' is disabled ({target.DisabledReason}); register an endpoint to receive new events.",
+                    ? $"Endpoint '{message.EndpointId}' was deleted; register an endpoint to receive new events."
+                    : $"Endpoint '{message.EndpointId}' is disabled ({target.DisabledReason}); register an endpoint to receive new events.",
             };
         }
         var next = time.GetUtcNow();
@@ -125,7 +125,7 @@ public sealed partial class WebhookDeliveryGrain(
         await state.WriteStateAsync();
         // Out of the failed store only once it is pending again: a failed replay files it again.
         await Endpoints.ForgetFailedAsync(DeliveryId);
-        LogReplaying(logger, DeliveryId, Message.EndpointId);
+        LogReplaying(logger, DeliveryId, message.EndpointId);
         ScheduleTimer();
         return new WebhookReplay { Outcome = WebhookReplayOutcomes.Replaying, Delivery = View() };
     }
@@ -283,19 +283,21 @@ public sealed partial class WebhookDeliveryGrain(
 
     private async Task FailAsync(string error)
     {
+        var message = Message!;
+        var failedAt = time.GetUtcNow();
         S.Status = WebhookDeliveryStates.Failed;
-        S.FailedAt = time.GetUtcNow();
+        S.FailedAt = failedAt;
         S.NextAttemptAt = null;
         S.Error = error;
-        // Filed before the delivery says failed: a crash in between makes the next attempt fail (and file) it again.
+        // Filed before its row says failed: a crash in between leaves it pending, so it is attempted again (and filed again).
         await Endpoints.RecordFailedAsync(new WebhookDeliverySummary
         {
             Id = DeliveryId,
-            EndpointId = Message!.EndpointId,
-            Type = Message.Type,
-            JobId = Message.JobId,
-            CreatedAt = Message.CreatedAt,
-            FailedAt = S.FailedAt.Value,
+            EndpointId = message.EndpointId,
+            Type = message.Type,
+            JobId = message.JobId,
+            CreatedAt = message.CreatedAt,
+            FailedAt = failedAt,
             Attempts = S.Attempts.Count,
             Error = error,
         });
@@ -303,7 +305,7 @@ public sealed partial class WebhookDeliveryGrain(
         await UnregisterReminderAsync();
         _attemptTimer?.Dispose();
         _attemptTimer = null;
-        LogFailed(logger, DeliveryId, Message.EndpointId, error);
+        LogFailed(logger, DeliveryId, message.EndpointId, error);
     }
 
     /// <summary>The reminder's first tick at <paramref name="at"/>, then every <see cref="WebhookOptions.ReminderPeriod"/> until the delivery ends.</summary>
@@ -330,14 +332,16 @@ public sealed partial class WebhookDeliveryGrain(
         return wait is null ? null : wait < TimeSpan.Zero ? TimeSpan.Zero : wait > max ? max : wait;
     }
 
-    private WebhookDelivery View() => new()
+    private WebhookDelivery View() => View(Message!);
+
+    private WebhookDelivery View(WebhookMessage message) => new()
     {
         Id = DeliveryId,
-        EndpointId = Message!.EndpointId,
-        Type = Message.Type,
-        JobId = Message.JobId,
+        EndpointId = message.EndpointId,
+        Type = message.Type,
+        JobId = message.JobId,
         Status = S.Status,
-        CreatedAt = Message.CreatedAt,
+        CreatedAt = message.CreatedAt,
         NextAttemptAt = S.NextAttemptAt,
         DeliveredAt = S.DeliveredAt,
         FailedAt = S.FailedAt,
