@@ -88,7 +88,11 @@ public static class WebhookServiceCollectionExtensions
     /// <summary>What the webhook grains need: their options (validated at start) and the outbound guard.</summary>
     public static IServiceCollection AddWebhooks(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOutboundGuard(configuration);
+        // Once per container: binding Net twice would bind its arrays twice.
+        if (!services.Any(d => d.ServiceType == typeof(OutboundGuard)))
+        {
+            services.AddOutboundGuard(configuration);
+        }
         services.AddOptions<WebhookOptions>().Bind(configuration.GetSection(WebhookOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>();
         return services;
