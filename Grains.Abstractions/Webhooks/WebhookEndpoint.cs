@@ -1,3 +1,5 @@
+using Orleans.Search.Jobs;
+
 namespace Orleans.Search.Webhooks;
 
 /// <summary>The events a webhook endpoint can subscribe to, as they appear in a delivery's <c>type</c>.</summary>
