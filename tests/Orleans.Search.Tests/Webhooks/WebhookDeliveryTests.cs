@@ -4,11 +4,12 @@ using System.Text;
 using System.Text.Json;
 using Orleans.Search.Fakes;
 using Orleans.Search.Webhooks;
+using Xunit.Abstractions;
 
 namespace Orleans.Search.Tests.Webhooks;
 
 /// <summary>Webhooks through the HTTP API of a real gateway, delivered to a loopback receiver that checks signatures itself.</summary>
-public sealed class WebhookDeliveryTests(WebhookGatewayFixture fixture) : IClassFixture<WebhookGatewayFixture>
+public sealed class WebhookDeliveryTests(WebhookGatewayFixture fixture, ITestOutputHelper output) : IClassFixture<WebhookGatewayFixture>
 {
     private static readonly JsonSerializerOptions Json = WebhookGatewayFixture.Json;
 
@@ -252,6 +253,7 @@ public sealed class WebhookDeliveryTests(WebhookGatewayFixture fixture) : IClass
             Assert.True(cancel.StatusCode is HttpStatusCode.OK or HttpStatusCode.Conflict, $"cancel answered {(int)cancel.StatusCode}");
             ended.Add(await WebhookGatewayFixture.EndedAsync(http, job));
         }
+        output.WriteLine(string.Join(", ", ended.GroupBy(j => j.Status).Select(g => $"{g.Count()} {g.Key}")));
         foreach (var job in ended)
         {
             var deliveryId = JobWebhooks.TerminalDeliveryId(job.JobId, endpoint.Id);
