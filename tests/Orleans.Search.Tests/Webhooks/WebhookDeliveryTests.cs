@@ -68,6 +68,46 @@ public sealed class WebhookDeliveryTests(WebhookGatewayFixture fixture, ITestOut
     }
 
     [Fact]
+    public async Task Endpoints_are_listed_read_and_deleted_by_their_owner_only()
+    {
+        using var http = fixture.As("owner");
+        using var stranger = fixture.As("stranger");
+        var endpoint = await fixture.RegisterAsync(http, "owner", WebhookEventTypes.JobFailed);
+        Assert.Equal(new[] { WebhookEventTypes.JobFailed }, endpoint.Events);
+
+        var list = await http.GetFromJsonAsync<JsonElement>("/api/webhook-endpoints", Json);
+        var item = Assert.Single(list.GetProperty("items").EnumerateArray());
+        Assert.Equal(endpoint.Id, item.GetProperty("id").GetString());
+        Assert.False(item.TryGetProperty("secret", out _), "a listing shows no secret");
+        Assert.Equal(0, (await stranger.GetFromJsonAsync<JsonElement>("/api/webhook-endpoints", Json)).GetProperty("items").GetArrayLength());
+        Assert.Equal(HttpStatusCode.NotFound, (await stranger.GetAsync($"/api/webhook-endpoints/{endpoint.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await stranger.PostAsync($"/api/webhook-endpoints/{endpoint.Id}/rotate-secret", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await stranger.DeleteAsync($"/api/webhook-endpoints/{endpoint.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/api/webhook-endpoints/not-an-id")).StatusCode);
+
+        // Subscribed to job.failed only: a completed job sends it nothing, while an endpoint subscribed to every event
+        // (enqueued in the same hand-over) gets its delivery.
+        var everything = await fixture.RegisterAsync(http, "owner-all");
+        var job = await fixture.CreateJobAsync(http, endpointId: null);
+        Assert.Equal(JobStates.Completed, (await WebhookGatewayFixture.EndedAsync(http, job)).Status);
+        await WebhookGatewayFixture.DeliveryWhenStoredAsync(http, JobWebhooks.TerminalDeliveryId(job, everything.Id),
+            d => d.Status == WebhookDeliveryStates.Delivered, "the delivery to the endpoint subscribed to everything");
+        using (var missing = await http.GetAsync($"/api/webhook-deliveries/{JobWebhooks.TerminalDeliveryId(job, endpoint.Id)}"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.NoContent, (await http.DeleteAsync($"/api/webhook-endpoints/{endpoint.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.DeleteAsync($"/api/webhook-endpoints/{endpoint.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"/api/webhook-endpoints/{endpoint.Id}")).StatusCode);
+        Assert.Empty(fixture.Receiver.ArrivalsFor("owner"));
+
+        using var badStatus = await http.GetAsync("/api/webhook-deliveries?status=delivered");
+        Assert.Equal(HttpStatusCode.BadRequest, badStatus.StatusCode);
+        Assert.Contains("status", await badStatus.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task A_receiver_that_fails_three_times_then_recovers_accepts_exactly_one_delivery_with_one_webhook_id()
     {
         using var http = fixture.As("recovers");
@@ -77,8 +117,8 @@ public sealed class WebhookDeliveryTests(WebhookGatewayFixture fixture, ITestOut
         var job = await fixture.CreateJobAsync(http, endpoint.Id);
         await WebhookGatewayFixture.EndedAsync(http, job);
         var deliveryId = JobWebhooks.TerminalDeliveryId(job, endpoint.Id);
-        var delivery = await Eventually.ReturnsAsync(() => WebhookGatewayFixture.DeliveryAsync(http, deliveryId),
-            d => d.Status == WebhookDeliveryStates.Delivered, "the delivery to succeed on its fourth attempt");
+        var delivery = (await WebhookGatewayFixture.DeliveryWhenStoredAsync(http, deliveryId,
+            d => d.Status == WebhookDeliveryStates.Delivered, "the delivery to succeed on its fourth attempt"))!;
 
         var arrivals = fixture.ArrivalsOf("recovers", job);
         Assert.Equal(new[] { 500, 500, 503, 204 }, arrivals.Select(a => a.AnsweredStatus));
@@ -170,6 +210,14 @@ public sealed class WebhookDeliveryTests(WebhookGatewayFixture fixture, ITestOut
         using var replay = await http.PostAsync($"/api/webhook-deliveries/{firstDelivery}/replay", null);
         Assert.Equal(HttpStatusCode.Conflict, replay.StatusCode);
         Assert.Contains("disabled", await replay.Content.ReadAsStringAsync());
+
+        // The failed store pages newest first.
+        var page1 = await http.GetFromJsonAsync<WebhookDeliveryList>("/api/webhook-deliveries?status=failed&limit=1", Json);
+        Assert.Equal(secondDelivery, Assert.Single(page1!.Items).Id);
+        Assert.NotNull(page1.NextCursor);
+        var page2 = await http.GetFromJsonAsync<WebhookDeliveryList>($"/api/webhook-deliveries?status=failed&limit=1&cursor={page1.NextCursor}", Json);
+        Assert.Equal(firstDelivery, Assert.Single(page2!.Items).Id);
+        Assert.Null(page2.NextCursor);
     }
 
     [Fact]
@@ -257,7 +305,7 @@ public sealed class WebhookDeliveryTests(WebhookGatewayFixture fixture, ITestOut
         foreach (var job in ended)
         {
             var deliveryId = JobWebhooks.TerminalDeliveryId(job.JobId, endpoint.Id);
-            await Eventually.ReturnsAsync(() => WebhookGatewayFixture.DeliveryAsync(http, deliveryId),
+            await WebhookGatewayFixture.DeliveryWhenStoredAsync(http, deliveryId,
                 d => d.Status == WebhookDeliveryStates.Delivered, $"job {job.JobId}'s delivery");
         }
         foreach (var job in ended)

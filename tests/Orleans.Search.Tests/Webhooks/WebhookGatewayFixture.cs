@@ -18,7 +18,7 @@ public sealed class WebhookGatewayFixture : IAsyncLifetime
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    private static readonly string[] Users = ["signer", "recovers", "never", "gone", "patient", "refused", "racer", "stranger"];
+    private static readonly string[] Users = ["signer", "recovers", "never", "gone", "patient", "refused", "racer", "owner", "stranger"];
 
     public GatewayHost Gateway { get; private set; } = null!;
 
@@ -112,6 +112,17 @@ public sealed class WebhookGatewayFixture : IAsyncLifetime
 
     public static async Task<WebhookDelivery> DeliveryAsync(HttpClient http, string deliveryId) =>
         (await http.GetFromJsonAsync<WebhookDelivery>($"/api/webhook-deliveries/{deliveryId}", Json))!;
+
+    /// <summary>
+    /// The delivery once it exists. A job's status shows it ended as soon as that is stored; its deliveries are enqueued
+    /// right after, so a caller that looks at once may find none yet (404).
+    /// </summary>
+    public static Task<WebhookDelivery?> DeliveryWhenStoredAsync(HttpClient http, string deliveryId, Func<WebhookDelivery, bool> condition, string what) =>
+        Eventually.ReturnsAsync(async () =>
+        {
+            using var response = await http.GetAsync($"/api/webhook-deliveries/{deliveryId}");
+            return response.StatusCode == HttpStatusCode.NotFound ? null : await response.EnsureSuccessStatusCode().Content.ReadFromJsonAsync<WebhookDelivery>(Json);
+        }, d => d is not null && condition(d), what);
 
     public static async Task<WebhookDeliveryList> FailedAsync(HttpClient http) =>
         (await http.GetFromJsonAsync<WebhookDeliveryList>("/api/webhook-deliveries?status=failed", Json))!;
