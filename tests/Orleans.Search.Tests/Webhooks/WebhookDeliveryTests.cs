@@ -221,6 +221,29 @@ public sealed class WebhookDeliveryTests(WebhookGatewayFixture fixture, ITestOut
     }
 
     [Fact]
+    public async Task A_delivery_whose_endpoint_is_deleted_while_it_waits_ends_in_the_failed_store_unsent()
+    {
+        using var http = fixture.As("deleter");
+        var endpoint = await fixture.RegisterAsync(http, "deleter");
+        // The first attempt fails and asks for 5 s: the endpoint is deleted in that gap.
+        fixture.Receiver.Script("deleter", new WebhookReply(503, RetryAfterSeconds: 5));
+
+        var job = await fixture.CreateJobAsync(http, endpoint.Id);
+        await WebhookGatewayFixture.EndedAsync(http, job);
+        await Eventually.TrueAsync(() => fixture.Receiver.ArrivalsFor("deleter").Count == 1, "the first attempt");
+        Assert.Equal(HttpStatusCode.NoContent, (await http.DeleteAsync($"/api/webhook-endpoints/{endpoint.Id}")).StatusCode);
+
+        var deliveryId = JobWebhooks.TerminalDeliveryId(job, endpoint.Id);
+        var failed = await Eventually.ReturnsAsync(() => WebhookGatewayFixture.FailedAsync(http),
+            list => list.Items.Any(d => d.Id == deliveryId), "the delivery to be filed as failed when next due");
+        Assert.Contains("deleted", failed.Items.Single(d => d.Id == deliveryId).Error);
+        Assert.Single(fixture.Receiver.ArrivalsFor("deleter"));
+        using var replay = await http.PostAsync($"/api/webhook-deliveries/{deliveryId}/replay", null);
+        Assert.Equal(HttpStatusCode.Conflict, replay.StatusCode);
+        Assert.Contains("deleted", await replay.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task A_receivers_retry_after_sets_the_wait_before_the_next_attempt()
     {
         using var http = fixture.As("patient");

@@ -18,7 +18,7 @@ public sealed class WebhookGatewayFixture : IAsyncLifetime
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    private static readonly string[] Users = ["signer", "recovers", "never", "gone", "patient", "refused", "racer", "owner", "stranger"];
+    private static readonly string[] Users = ["signer", "recovers", "never", "gone", "patient", "refused", "racer", "owner", "deleter", "stranger"];
 
     public GatewayHost Gateway { get; private set; } = null!;
 
