@@ -7,6 +7,13 @@ public sealed record JobDebug
     [Id(0)] public required string JobId { get; init; }
     [Id(1)] public required string Status { get; init; }
     [Id(2)] public IReadOnlyList<QueryDebug> Queries { get; init; } = [];
+
+    /// <summary>
+    /// Every URL the read stage took on, in the order they ended (text left out): status, bytes, content type, timings,
+    /// and for a skip or a failure its <see cref="Reading.PageRead.Reason"/> (robots.txt, the outbound guard, content type,
+    /// size, timeout, …) and its words.
+    /// </summary>
+    [Id(10)] public IReadOnlyList<Reading.PageRead> Reads { get; init; } = [];
 }
 
 /// <summary>Attempts of one query.</summary>
@@ -18,6 +25,9 @@ public sealed record QueryDebug
     [Id(2)] public required string Status { get; init; }
     [Id(3)] public IReadOnlyList<AttemptRecord> Attempts { get; init; } = [];
     [Id(4)] public string? Error { get; init; }
+
+    /// <summary>The provider the query ran on.</summary>
+    [Id(10)] public string? Provider { get; init; }
 }
 
 /// <summary>One provider call (or cache lookup) for one page.</summary>
@@ -39,4 +49,7 @@ public sealed record AttemptRecord
     /// <summary>Backoff before the next attempt, when one followed.</summary>
     [Id(7)] public long? RetryDelayMs { get; init; }
     [Id(8)] public bool CacheHit { get; init; }
+
+    /// <summary>Bytes of the response body read (of the error body for a failed call); null when none arrived or the provider reads no HTTP body (local files, code).</summary>
+    [Id(10)] public long? Bytes { get; init; }
 }

@@ -219,8 +219,21 @@ public sealed class SearchJobGrain(
         var queries = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count).Select(async i =>
             S.Queries[i].Version > 0 && await QueryGrain(i).GetDebugAsync() is { } debug
                 ? debug
-                : new QueryDebug { Index = i, Query = S.Queries[i].Query, Status = S.Queries[i].Status }));
-        return new JobDebug { JobId = JobId, Status = S.Status, Queries = queries };
+                : new QueryDebug { Index = i, Query = S.Queries[i].Query, Provider = S.Spec!.Provider, Status = S.Queries[i].Status }));
+        return new JobDebug { JobId = JobId, Status = S.Status, Queries = queries, Reads = S.Reads.Select(r => r with { Text = null }).ToList() };
+    }
+
+    async Task<IReadOnlyList<SearchResult>?> ISearchJobGrain.GetPageResultsAsync(string requester, int queryIndex, int page)
+    {
+        if (!Owns(requester))
+        {
+            return null;
+        }
+        if (queryIndex < 0 || queryIndex >= S.Queries.Count || page < 1 || page > S.Spec!.Pages || !PageMask.IsSet(S.Queries[queryIndex].PagesSucceeded, page))
+        {
+            return [];
+        }
+        return (await QueryGrain(queryIndex).GetResultsAsync()).Where(r => r.Page == page).ToList();
     }
 
     async Task<bool> ISearchJobGrain.ResumeAsync()
@@ -773,6 +786,7 @@ public sealed class SearchJobGrain(
                 {
                     Url = target.Url,
                     Status = PageReadStatuses.Skipped,
+                    Reason = PageReadReasons.NoReader,
                     Skipped = "no page reader is configured; the snippet stands in",
                 });
             }
@@ -789,7 +803,7 @@ public sealed class SearchJobGrain(
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
                     // A read is never fatal.
-                    page = new PageRead { Url = target.Url, Status = PageReadStatuses.Failed, Error = ex.Message };
+                    page = new PageRead { Url = target.Url, Status = PageReadStatuses.Failed, Reason = PageReadReasons.Error, Error = ex.Message };
                 }
                 Record(target, page);
                 await PublishAsync();
