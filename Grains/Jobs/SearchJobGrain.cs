@@ -309,6 +309,10 @@ public sealed class SearchJobGrain(
         {
             await DeleteAsync();
         }
+        else if (S.TerminalWebhooksOwed)
+        {
+            await EndBookkeepingAsync(leaveShard: true);
+        }
     }
 
     private TimeSpan Retention => TimeSpan.FromHours(Math.Max(0, jobOptions.CurrentValue.RetentionHours));
@@ -1066,6 +1070,7 @@ public sealed class SearchJobGrain(
     {
         SearchMetrics.JobsEnded.Add(1, new KeyValuePair<string, object?>("status", S.Status));
         S.UpdatedAt = time.GetUtcNow();
+        S.TerminalWebhooksOwed = true;
         await WriteNowAsync();
         await PublishAsync();
         await EndBookkeepingAsync(leaveShard: true);
@@ -1088,6 +1093,17 @@ public sealed class SearchJobGrain(
                 await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
             }
             await IndexAsync();
+            if (S.TerminalWebhooksOwed)
+            {
+                var enqueued = await Webhooks.JobWebhooks.NotifyTerminalAsync(GrainFactory, S.Spec!, await BuildStatusAsync(includeResults: false), time.GetUtcNow());
+                S.TerminalWebhooksOwed = false;
+                if (enqueued > 0)
+                {
+                    // Else the flag may stay set in the row: a later pass finds nothing to enqueue again, or dedupes.
+                    _coalesced.Owe();
+                    await WriteNowAsync();
+                }
+            }
             var retention = Retention;
             await this.RegisterOrUpdateReminder(LifecycleReminder, retention > TimeSpan.Zero ? retention : TimeSpan.FromSeconds(1),
                 retention > jobOptions.CurrentValue.ResumeReminderPeriod ? retention : jobOptions.CurrentValue.ResumeReminderPeriod);

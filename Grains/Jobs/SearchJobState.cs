@@ -59,6 +59,12 @@ public sealed class SearchJobState
 
     /// <summary>The highest progress shown, so a progress never goes back (also across a restart).</summary>
     public double ProgressShown { get; set; }
+
+    /// <summary>
+    /// Stored with the terminal status and cleared once the terminal webhook deliveries are enqueued: a crash in between
+    /// leaves it set, and the job's reminder enqueues them (deliveries dedupe, so twice is once).
+    /// </summary>
+    public bool TerminalWebhooksOwed { get; set; }
 }
 
 /// <summary>One stage's record.</summary>
