@@ -1077,8 +1077,9 @@ public sealed class SearchJobGrain(
     }
 
     /// <summary>
-    /// Leaves the active set, indexes the end and registers the retention reminder. A failure is retried by a timer: a
-    /// job that ended before its first stall check has no lifecycle reminder that would otherwise retry it.
+    /// Indexes the end, hands the terminal event to the webhook deliveries, registers the retention reminder, then leaves
+    /// the active set. A failure is retried by a timer: a job that ended before its first stall check has no lifecycle
+    /// reminder that would otherwise retry it.
     /// </summary>
     private async Task EndBookkeepingAsync(bool leaveShard)
     {
@@ -1088,10 +1089,6 @@ public sealed class SearchJobGrain(
         }
         try
         {
-            if (leaveShard)
-            {
-                await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
-            }
             await IndexAsync();
             if (S.TerminalWebhooksOwed)
             {
@@ -1108,6 +1105,12 @@ public sealed class SearchJobGrain(
             await this.RegisterOrUpdateReminder(LifecycleReminder, retention > TimeSpan.Zero ? retention : TimeSpan.FromSeconds(1),
                 retention > jobOptions.CurrentValue.ResumeReminderPeriod ? retention : jobOptions.CurrentValue.ResumeReminderPeriod);
             _lifecycleReminderKnown = true;
+            // The shard entry goes last: until the reminder exists it is what brings a job that crashed here back, to
+            // finish this bookkeeping (its webhooks included).
+            if (leaveShard)
+            {
+                await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
+            }
             _endBookkeepingRetry?.Dispose();
             _endBookkeepingRetry = null;
         }
