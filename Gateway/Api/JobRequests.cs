@@ -87,6 +87,12 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, IConfigur
             Add("waitSeconds", $"'waitSeconds' must be between 0 and {MaxWaitSeconds}; it is {wait}.");
         }
         ValidateResearch(spec, Add);
+        if (spec.Webhook is { } webhook && !Webhooks.WebhookIds.IsEndpointId(webhook.EndpointId))
+        {
+            Add("webhook.endpointId", webhook.EndpointId is null
+                ? "'webhook.endpointId' is required: the id of one of your webhook endpoints (POST /api/webhook-endpoints)."
+                : $"'webhook.endpointId' is not a webhook endpoint id; it is '{FrontDoorProblems.Shorten(webhook.EndpointId)}'.");
+        }
         return errors;
     }
 
@@ -209,7 +215,7 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, IConfigur
         {
             queries, provider = provider.ToLowerInvariant(), pages, cache,
             mode, expand, read, answer, depth, budget = spec.Budget, llm = needsLlm ? llm?.ToLowerInvariant() : null,
-        }));
+        }) + (spec.Webhook is { } webhook ? $"\u001fwebhook:{webhook.EndpointId}" : ""));
         var jobId = idempotencyKey is null
             ? Guid.CreateVersion7().ToString("N")
             : Hash($"{owner}\u001f{idempotencyKey}")[..32];
@@ -230,6 +236,7 @@ public sealed class JobRequests(IOptionsMonitor<SearchOptions> search, IConfigur
             Depth = depth,
             Budget = spec.Budget,
             Llm = needsLlm ? llm : null,
+            WebhookEndpointId = spec.Webhook?.EndpointId,
         };
 
         string providers(string name) => search.CurrentValue.Providers.Keys.FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) ?? name;

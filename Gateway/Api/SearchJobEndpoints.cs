@@ -128,6 +128,11 @@ public static class SearchJobEndpoints
             return (null, Problems.InvalidField("Idempotency-Key", keyError));
         }
 
+        if (spec!.Webhook?.EndpointId is { } endpointId
+            && await submit.Grains.GetGrain<Webhooks.IWebhookEndpointsGrain>(user).GetAsync(endpointId) is null)
+        {
+            return (null, Problems.InvalidField("webhook.endpointId", $"'webhook.endpointId' names no webhook endpoint of yours: '{endpointId}'."));
+        }
         var submission = submit.Requests.ToSubmission(spec!, user, idempotencyKey);
         var outcome = await submit.Grains.GetGrain<IUserJobsGrain>(user)
             .SubmitAsync(submission, submit.Limits.CurrentValue.JobLimits, idempotent: idempotencyKey is not null);

@@ -97,7 +97,7 @@ public sealed partial class JobEventFeed(IClusterClient cluster, ILogger<JobEven
                         continue;
                     }
                     last = e.Seq;
-                    yield return JobFeedItem.Of(e);
+                    yield return JobFeedItem.Of(await WithPageResultsAsync(job, user, e));
                     if (JobEventTypes.IsTerminal(e.Type))
                     {
                         yield break;
@@ -149,6 +149,27 @@ public sealed partial class JobEventFeed(IClusterClient cluster, ILogger<JobEven
         }
     }
 
+    /// <summary>
+    /// A <c>page.completed</c> from the tail (which keeps no results) gets the page's results the live event carried, so a
+    /// client sees them whichever way the event reached it. Best effort: without them the event is still right.
+    /// </summary>
+    private async Task<JobEvent> WithPageResultsAsync(ISearchJobGrain job, string user, JobEvent e)
+    {
+        if (e is not { Type: JobEventTypes.PageCompleted, Results: null, QueryIndex: { } index, Page: { } page, ResultCount: > 0 })
+        {
+            return e;
+        }
+        try
+        {
+            return await job.GetPageResultsAsync(user, index, page) is { Count: > 0 } results ? e with { Results = results } : e;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogPageResultsFailed(logger, ex, e.JobId, index, page);
+            return e;
+        }
+    }
+
     /// <summary>Whether event <paramref name="seq"/> is the job's terminal event (so a client that has it has everything).</summary>
     private static async Task<bool> HasTerminalEventAsync(ISearchJobGrain job, string user, long seq) =>
         seq > 0 && await job.GetEventsAsync(user, seq - 1) is { } page
@@ -193,6 +214,9 @@ public sealed partial class JobEventFeed(IClusterClient cluster, ILogger<JobEven
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Unsubscribing from job {JobId} failed")]
     private static partial void LogUnsubscribeFailed(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId}: the results of query {QueryIndex} page {Page} could not be read for a replayed event")]
+    private static partial void LogPageResultsFailed(ILogger logger, Exception exception, string jobId, int queryIndex, int page);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Subscribing to job {JobId} failed; following by polling")]
     private static partial void LogSubscribeFailed(ILogger logger, Exception exception, string jobId);

@@ -81,6 +81,7 @@ public static class GatewayExtensions
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false }).DisableRateLimiting();
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
         app.MapSearchJobEndpoints();
+        app.MapWebhookApi();
         app.MapProviderEndpoints();
         app.MapSearchOperations();
         return app;

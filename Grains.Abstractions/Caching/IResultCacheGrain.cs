@@ -32,7 +32,9 @@ public sealed record CacheLookup
 public sealed record CachedHit(
     [property: Id(0)] string Url,
     [property: Id(1)] string Title,
-    [property: Id(2)] string Snippet);
+    [property: Id(2)] string Snippet,
+    [property: Id(3)] string? Path = null,
+    [property: Id(4)] int? Line = null);
 
 public static class CacheKeys
 {

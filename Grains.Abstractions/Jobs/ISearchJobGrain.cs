@@ -35,9 +35,17 @@ public interface ISearchJobGrain : IGrainWithStringKey
     [Alias("GetEvents"), AlwaysInterleave]
     Task<JobEventPage?> GetEventsAsync(string requester, long afterSeq);
 
-    /// <summary>Per-query attempts, timings, status codes and errors.</summary>
+    /// <summary>Per-query attempts, timings, status codes, bytes and errors, and every read with why it was skipped or failed.</summary>
     [Alias("GetDebug"), AlwaysInterleave]
     Task<JobDebug?> GetDebugAsync(string requester);
+
+    /// <summary>
+    /// The results of one page the job counts as done, in rank order (empty when it does not count it): what a
+    /// <c>page.completed</c> event replayed from the tail, which keeps no results, carried when it was live.
+    /// Null for no job or another's.
+    /// </summary>
+    [Alias("GetPageResults"), AlwaysInterleave]
+    Task<IReadOnlyList<SearchResult>?> GetPageResultsAsync(string requester, int queryIndex, int page);
 
     /// <summary>
     /// Makes sure unfinished work is running (called after a restart; harmless otherwise). Returns whether the job is still

@@ -71,6 +71,13 @@ public sealed record JobEvent
 
     /// <summary>Deep mode: the round (0 before the first follow-up).</summary>
     [Id(18)] public int? Round { get; init; }
+
+    /// <summary>
+    /// <c>page.completed</c>: that page's results, in rank order, so a client can show them as they arrive. Carried on the
+    /// live stream; the job's stored tail keeps the event without them (the gateway's event stream adds them back to an
+    /// event it replays from the tail).
+    /// </summary>
+    [Id(19)] public IReadOnlyList<SearchResult>? Results { get; init; }
 }
 
 /// <summary>Events after a given sequence number, from the job's retained tail.</summary>

@@ -42,6 +42,16 @@ public sealed record JobSpec
 
     /// <summary>A configured LLM provider name (<c>Llm:Providers</c>); default <c>Llm:DefaultProvider</c>.</summary>
     [Id(12)] public string? Llm { get; init; }
+
+    /// <summary>A webhook endpoint of the caller's that gets the job's terminal event (besides the endpoints subscribed to it).</summary>
+    [Id(13)] public JobWebhookSpec? Webhook { get; init; }
+}
+
+/// <summary><c>webhook</c> as given: the id of one of the caller's webhook endpoints.</summary>
+[GenerateSerializer, Immutable, Alias("Orleans.Search.JobWebhookSpec")]
+public sealed record JobWebhookSpec
+{
+    [Id(0)] public string? EndpointId { get; init; }
 }
 
 /// <summary><c>expand</c> as given: <c>true</c>/<c>false</c>, or a number of sub-queries.</summary>
@@ -109,6 +119,9 @@ public sealed record JobSubmission
 
     /// <summary>The LLM provider the job's LLM stages use; null when it has none.</summary>
     [Id(14)] public string? Llm { get; init; }
+
+    /// <summary>The caller's webhook endpoint named by the spec, which gets the terminal event; null when none was named.</summary>
+    [Id(15)] public string? WebhookEndpointId { get; init; }
 
     /// <summary>Whether any stage needs an LLM.</summary>
     public bool NeedsLlm => ExpandCount > 0 || Answer || Depth > 0;

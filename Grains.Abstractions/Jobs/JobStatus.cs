@@ -170,6 +170,12 @@ public sealed record SearchResult
     [Id(5)] public int Rank { get; init; }
     [Id(6)] public required string Provider { get; init; }
     [Id(7)] public IReadOnlyList<string> Queries { get; init; } = [];
+
+    /// <summary>For a hit in a file (<c>code</c>): its path relative to the searched folder.</summary>
+    [Id(8)] public string? Path { get; init; }
+
+    /// <summary>For a hit in a file: the 1-based line that matched (the snippet holds it with its context lines).</summary>
+    [Id(9)] public int? Line { get; init; }
 }
 
 /// <summary>One line of a caller's job list.</summary>

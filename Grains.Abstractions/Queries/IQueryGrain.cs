@@ -65,6 +65,12 @@ public sealed record QueryReport
 
     /// <summary>Results found on each page, index p-1 for page p.</summary>
     [Id(14)] public IReadOnlyList<int> PageResultCounts { get; init; } = [];
+
+    /// <summary>
+    /// The results of succeeded pages no earlier report of this activation delivered, so the job's <c>page.completed</c>
+    /// events can carry them. Best effort: the job's counts never depend on it.
+    /// </summary>
+    [Id(16)] public IReadOnlyList<SearchResult>? NewResults { get; init; }
 }
 
 /// <summary>Query lifecycle states.</summary>

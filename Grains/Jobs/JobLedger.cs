@@ -53,7 +53,9 @@ public sealed class JobLedger(SearchJobState state, string jobId, TimeProvider t
                 if (live)
                 {
                     var count = page <= q.PageResultCounts.Count ? q.PageResultCounts[page - 1] : 0;
-                    Emit(JobEventTypes.PageCompleted, $"Query {report.Index + 1}, page {page}: {count} results", report.Index, page, count);
+                    var results = report.NewResults?.Where(r => r.Page == page).ToList();
+                    Emit(JobEventTypes.PageCompleted, $"Query {report.Index + 1}, page {page}: {count} results", report.Index, page, count,
+                        liveResults: results is { Count: > 0 } ? results : null);
                 }
             }
             if ((report.PagesFailed & bit) != 0 && (oldFailed & bit) == 0)
@@ -138,8 +140,15 @@ public sealed class JobLedger(SearchJobState state, string jobId, TimeProvider t
     }
 
     /// <summary>Appends an event to the tail (bounded) and hands it to the outbox.</summary>
+    /// <param name="liveResults">
+    /// A page's results: published with the event but not kept in the tail. The tail is stored in the job's row, which is
+    /// rewritten whole on every write; pages × results there would make each write grow with the job (a 10 × 50 job
+    /// would rewrite up to half a megabyte of results per page). Results live in the query rows; a client that missed
+    /// the live event reads them from there.
+    /// </param>
     public JobEvent Emit(string type, string? message, int? queryIndex = null, int? page = null, int? resultCount = null, string? error = null,
-        string? stage = null, IReadOnlyList<string>? queries = null, string? text = null, int? offset = null, string? url = null)
+        string? stage = null, IReadOnlyList<string>? queries = null, string? text = null, int? offset = null, string? url = null,
+        IReadOnlyList<SearchResult>? liveResults = null)
     {
         var e = new JobEvent
         {
@@ -169,7 +178,7 @@ public sealed class JobLedger(SearchJobState state, string jobId, TimeProvider t
         {
             state.Events.RemoveRange(0, excess);
         }
-        emitted(e);
+        emitted(liveResults is null ? e : e with { Results = liveResults });
         return e;
     }
 

@@ -18,8 +18,11 @@ internal static partial class JobLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: the pipeline stopped at {Step}; trying again at the next check")]
     public static partial void PipelineStopped(this ILogger logger, Exception exception, string jobId, string? step);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: bookkeeping after the end failed; the reminder retries")]
-    public static partial void EndBookkeepingFailed(this ILogger logger, Exception exception, string jobId);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: bookkeeping after the end failed; trying again in {Delay}")]
+    public static partial void EndBookkeepingFailed(this ILogger logger, Exception exception, string jobId, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: registering its lifecycle reminder failed; trying again at the next stall check")]
+    public static partial void LifecycleReminderFailed(this ILogger logger, Exception exception, string jobId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: retention passed; deleting")]
     public static partial void RetentionPassed(this ILogger logger, string jobId);

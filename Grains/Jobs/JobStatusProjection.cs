@@ -13,7 +13,6 @@ public static class JobStatusProjection
         var state = ledger.State;
         var spec = state.Spec!;
         var stats = ledger.Stats();
-        var searchCostUsd = stats.CostUsd - state.Stages.Where(s => s.Name != StageNames.Search).Sum(s => s.CostUsd);
         return new JobStatus
         {
             JobId = jobId,
@@ -46,22 +45,29 @@ public static class JobStatusProjection
             Mode = spec.Mode,
             CurrentStep = state.CurrentStep,
             Round = state.Round,
-            Stages = state.Stages.Select(s => new StageStatus
-            {
-                Name = s.Name,
-                Status = s.Status,
-                UnitsDone = s.Name == StageNames.Search ? state.Queries.Sum(q => PageMask.Count(q.PagesSucceeded | q.PagesFailed)) : s.UnitsDone,
-                UnitsTotal = s.UnitsTotal,
-                Tokens = s.Name == StageNames.Search ? state.Queries.Aggregate(Llm.TokenUsage.None, (sum, q) => sum + q.Counters.SearchTokens) : s.Tokens,
-                CostUsd = s.Name == StageNames.Search ? searchCostUsd : s.CostUsd,
-                StartedAt = s.StartedAt,
-                CompletedAt = s.CompletedAt,
-                Note = s.Note,
-            }).ToList(),
+            Stages = Stages(state, stats),
             Reads = state.Reads.Select(r => r with { Text = null }).ToList(),
             Answer = state.Answer,
             Citations = state.Citations.ToList(),
             BudgetExhausted = state.BudgetExhausted,
         };
+    }
+
+    /// <summary>The stages as callers see them; the search stage's tokens and cost are what its providers billed.</summary>
+    public static List<StageStatus> Stages(SearchJobState state, JobStats stats)
+    {
+        var searchCostUsd = stats.CostUsd - state.Stages.Where(s => s.Name != StageNames.Search).Sum(s => s.CostUsd);
+        return state.Stages.Select(s => new StageStatus
+        {
+            Name = s.Name,
+            Status = s.Status,
+            UnitsDone = s.Name == StageNames.Search ? state.Queries.Sum(q => PageMask.Count(q.PagesSucceeded | q.PagesFailed)) : s.UnitsDone,
+            UnitsTotal = s.UnitsTotal,
+            Tokens = s.Name == StageNames.Search ? state.Queries.Aggregate(Llm.TokenUsage.None, (sum, q) => sum + q.Counters.SearchTokens) : s.Tokens,
+            CostUsd = s.Name == StageNames.Search ? searchCostUsd : s.CostUsd,
+            StartedAt = s.StartedAt,
+            CompletedAt = s.CompletedAt,
+            Note = s.Note,
+        }).ToList();
     }
 }

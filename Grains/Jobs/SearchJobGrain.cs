@@ -33,6 +33,7 @@ public sealed class SearchJobGrain(
     /// <summary>Optional seams: a silo without an LLM or a page reader still runs searches (and reads from snippets).</summary>
     private readonly ILanguageModels? _models = services.GetService<ILanguageModels>();
     private readonly IPageReader? _reader = services.GetService<IPageReader>();
+    private readonly LlmTokenizer? _tokenizer = services.GetService<LlmTokenizer>();
 
     /// <summary>The pipeline is being driven (one driver at a time; reports and timers only poke it).</summary>
     private bool _driving;
@@ -51,6 +52,12 @@ public sealed class SearchJobGrain(
 
     /// <summary>The user's index missed the job's last change (its write failed); the next change tries again.</summary>
     private bool _indexOwed;
+
+    /// <summary>This activation has seen the job's lifecycle reminder registered (or registered it).</summary>
+    private bool _lifecycleReminderKnown;
+
+    /// <summary>Retries the bookkeeping after the end (shard, index, retention reminder) while it keeps failing.</summary>
+    private IGrainTimer? _endBookkeepingRetry;
 
     private bool _deactivating;
 
@@ -96,6 +103,10 @@ public sealed class SearchJobGrain(
     {
         _outbox = new JobEventOutbox(this.GetStreamProvider(SearchStreams.ProviderName).GetStream<JobEvent>(SearchStreams.ForJob(JobId)), JobId, logger);
         _coalesced = new CoalescedWrites(S.NextSeq);
+        if (Exists)
+        {
+            SettleInterruptedLlmCall();
+        }
         if (Exists && !JobStates.IsTerminal(S.Status))
         {
             S.NextSeq += CoalescedWrites.SeqGapAfterCrash;
@@ -141,9 +152,10 @@ public sealed class SearchJobGrain(
         try
         {
             // Registered before the job is stored: if it never is (a failure, a crash), the shard drops an id that resumes
-            // to nothing and the reminder of a job that does not exist unregisters itself.
+            // to nothing. The lifecycle reminder is not written here: until the first stall check registers it, the shard
+            // is what resumes the job after a crash (the startup sweep, the sweep after a silo dies), and a job that ends
+            // sooner writes its reminder once, for its retention.
             await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).AddAsync(JobId);
-            await this.RegisterOrUpdateReminder(LifecycleReminder, jobOptions.CurrentValue.ResumeReminderPeriod, jobOptions.CurrentValue.ResumeReminderPeriod);
             await StoreNewJobAsync(submission);
         }
         finally
@@ -219,8 +231,32 @@ public sealed class SearchJobGrain(
         var queries = await Task.WhenAll(Enumerable.Range(0, S.Queries.Count).Select(async i =>
             S.Queries[i].Version > 0 && await QueryGrain(i).GetDebugAsync() is { } debug
                 ? debug
-                : new QueryDebug { Index = i, Query = S.Queries[i].Query, Status = S.Queries[i].Status }));
-        return new JobDebug { JobId = JobId, Status = S.Status, Queries = queries };
+                : new QueryDebug { Index = i, Query = S.Queries[i].Query, Provider = S.Spec!.Provider, Status = S.Queries[i].Status }));
+        var stats = Ledger.Stats();
+        return new JobDebug
+        {
+            JobId = JobId,
+            Status = S.Status,
+            Queries = queries,
+            Reads = S.Reads.Select(r => r with { Text = null }).ToList(),
+            Stages = JobStatusProjection.Stages(S, stats),
+            LlmCalls = S.OpenLlmCall is { } open ? [.. S.LlmCalls, open] : [.. S.LlmCalls],
+            Tokens = stats.Tokens,
+            CostUsd = stats.CostUsd,
+        };
+    }
+
+    async Task<IReadOnlyList<SearchResult>?> ISearchJobGrain.GetPageResultsAsync(string requester, int queryIndex, int page)
+    {
+        if (!Owns(requester))
+        {
+            return null;
+        }
+        if (queryIndex < 0 || queryIndex >= S.Queries.Count || page < 1 || page > S.Spec!.Pages || !PageMask.IsSet(S.Queries[queryIndex].PagesSucceeded, page))
+        {
+            return [];
+        }
+        return (await QueryGrain(queryIndex).GetResultsAsync()).Where(r => r.Page == page).ToList();
     }
 
     async Task<bool> ISearchJobGrain.ResumeAsync()
@@ -232,6 +268,10 @@ public sealed class SearchJobGrain(
         }
         if (JobStates.IsTerminal(S.Status))
         {
+            // Still in the shard after its end: the bookkeeping after the end was cut short (a crash, an outage). The shard
+            // drops it itself; the index and the retention reminder are made in the background (the sweep need not wait,
+            // and a create of this job waiting in the owner's grain must not wait for this job either).
+            _ = EndBookkeepingAsync(leaveShard: false);
             return false;
         }
         await ResumeCoreAsync();
@@ -268,6 +308,10 @@ public sealed class SearchJobGrain(
         if (time.GetUtcNow() >= expiresAt)
         {
             await DeleteAsync();
+        }
+        else if (S.TerminalWebhooksOwed)
+        {
+            await EndBookkeepingAsync(leaveShard: true);
         }
     }
 
@@ -374,6 +418,7 @@ public sealed class SearchJobGrain(
             _stallCheck = null;
             return;
         }
+        await EnsureLifecycleReminderAsync();
         if (_starting is not null || time.GetElapsedTime(_lastChangeTimestamp) < StallCheckPeriod)
         {
             return;
@@ -610,16 +655,17 @@ public sealed class SearchJobGrain(
 
     /// <summary>
     /// One LLM call for a stage: made only when its worst case (prompt estimate + max output, priced) fits the budget,
-    /// else null and the job is marked out of budget. Usage is added to the stage as the call ends, or as far as a failed
-    /// call reported it.
+    /// else null and the job is marked out of budget. The call is written down (durably) before it is made, so a crash
+    /// during it is found and counted after the restart; its usage is added to the stage as it ends, or as far as a
+    /// failed or cancelled call reported it, and it is recorded for <c>/debug</c>.
     /// </summary>
-    private async Task<string?> CallLlmAsync(string stage, IReadOnlyList<LlmMessage> messages, int maxOutputTokens, bool json,
+    private async Task<string?> CallLlmAsync(string stage, string prompt, IReadOnlyList<LlmMessage> messages, int maxOutputTokens, bool json,
         Action<string>? onText, CancellationToken cancellationToken)
     {
         var models = _models!;
         var provider = LlmProvider!;
-        var prompt = models.EstimatePromptTokens(provider, messages);
-        var worst = new TokenUsage { Input = prompt, Output = maxOutputTokens };
+        var promptTokens = models.EstimatePromptTokens(provider, messages);
+        var worst = new TokenUsage { Input = promptTokens, Output = maxOutputTokens };
         if (!Ledger.Fits(worst.Total, models.CostUsd(provider, worst)))
         {
             S.BudgetExhausted = true;
@@ -627,6 +673,57 @@ public sealed class SearchJobGrain(
             return null;
         }
         cancellationToken.ThrowIfCancellationRequested();
+        var open = new LlmCallRecord
+        {
+            Stage = stage,
+            Prompt = prompt,
+            Status = LlmCallStates.Running,
+            StartedAt = time.GetUtcNow(),
+            Tokens = new TokenUsage { Input = promptTokens, Estimated = true },
+            Round = S.Round,
+        };
+        S.OpenLlmCall = open;
+        try
+        {
+            // Durable before the provider can bill anything: a process that dies during the call leaves this behind.
+            await WriteNowAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        catch
+        {
+            // Not made (a cancel came during the write, or the write failed): nothing to count.
+            if (ReferenceEquals(S.OpenLlmCall, open))
+            {
+                S.OpenLlmCall = null;
+                _coalesced.Owe();
+                if (JobStates.IsTerminal(S.Status))
+                {
+                    // A cancel's write may have stored the call as open: store that it was never made.
+                    _ = WriteInBackgroundAsync();
+                }
+            }
+            throw;
+        }
+        var startedAt = time.GetTimestamp();
+        void Close(string status, TokenUsage usage, int? statusCode, string? error)
+        {
+            if (!ReferenceEquals(S.OpenLlmCall, open))
+            {
+                return;
+            }
+            var cost = models.CostUsd(provider, usage);
+            Ledger.AddUsage(stage, usage, cost);
+            RecordLlmCall(open with
+            {
+                Status = status,
+                DurationMs = (long)time.GetElapsedTime(startedAt).TotalMilliseconds,
+                StatusCode = statusCode,
+                Error = error,
+                Tokens = usage,
+                CostUsd = cost,
+            });
+        }
+
         var request = new LlmRequest
         {
             Provider = provider,
@@ -636,7 +733,6 @@ public sealed class SearchJobGrain(
             Caller = S.Spec!.Owner,
         };
         var text = new StringBuilder();
-        var counted = false;
         try
         {
             await foreach (var update in models.StreamAsync(request, cancellationToken).WithCancellation(cancellationToken))
@@ -648,25 +744,25 @@ public sealed class SearchJobGrain(
                         onText?.Invoke(delta.Text);
                         break;
                     case LlmCompleted completed:
-                        counted = true;
-                        Ledger.AddUsage(stage, completed.Usage, models.CostUsd(provider, completed.Usage));
+                        Close(LlmCallStates.Completed, completed.Usage, 200, null);
                         break;
                 }
             }
         }
-        catch (LlmCallCanceledException ex) when (!counted)
+        catch (LlmCallCanceledException ex)
         {
             // Cut short by a cancel: counted as far as the provider got; the cancel already wrote the job's end.
-            Ledger.AddUsage(stage, ex.Usage, models.CostUsd(provider, ex.Usage));
+            Close(LlmCallStates.Cancelled, ex.Usage, null, null);
             _coalesced.Owe();
             _ = WriteInBackgroundAsync();
             throw;
         }
-        catch (LlmException ex) when (!counted)
+        catch (LlmException ex)
         {
-            Ledger.AddUsage(stage, ex.Usage, models.CostUsd(provider, ex.Usage));
+            var cancelled = cancellationToken.IsCancellationRequested;
+            Close(cancelled ? LlmCallStates.Cancelled : LlmCallStates.Failed, ex.Usage, ex.StatusCode, ex.Message);
             _coalesced.Owe();
-            if (cancellationToken.IsCancellationRequested)
+            if (cancelled)
             {
                 // Counted as far as the provider reported; the cancel already wrote the job's end, so write again.
                 _ = WriteInBackgroundAsync();
@@ -674,7 +770,52 @@ public sealed class SearchJobGrain(
             }
             throw;
         }
+        finally
+        {
+            // Anything else (a fault of this process, not the provider's): nothing is known to be billed.
+            Close(LlmCallStates.Failed, TokenUsage.None, null, "the call did not end normally");
+        }
         return text.ToString();
+    }
+
+    private void RecordLlmCall(LlmCallRecord call)
+    {
+        S.OpenLlmCall = null;
+        S.LlmCalls.Add(call);
+        if (S.LlmCalls.Count > LlmCallRecord.MaxKept)
+        {
+            S.LlmCalls.RemoveRange(0, S.LlmCalls.Count - LlmCallRecord.MaxKept);
+        }
+    }
+
+    /// <summary>
+    /// An LLM call found open after a restart was cut by the crash. The provider bills the prompt once it answered, and
+    /// the output it sent; all the job knows of that is the prompt and the answer text it had checkpointed, so that is
+    /// what is counted (estimated) before the stage runs again. Output sent after the last checkpoint is not counted.
+    /// </summary>
+    private void SettleInterruptedLlmCall()
+    {
+        if (S.OpenLlmCall is not { } open)
+        {
+            return;
+        }
+        var output = open.Stage == StageNames.Answer && _tokenizer is { } tokenizer ? tokenizer.CountText(S.Answer ?? "") : 0;
+        var usage = open.Tokens with { Output = output, Estimated = true };
+        decimal cost = 0;
+        try
+        {
+            cost = S.Spec?.Llm is { } provider && _models is not null ? _models.CostUsd(provider, usage) : 0;
+        }
+        catch (KeyNotFoundException)
+        {
+            // The provider is no longer configured: the tokens still count, at no known price.
+        }
+        if (Ledger.Stage(open.Stage) is not null)
+        {
+            Ledger.AddUsage(open.Stage, usage, cost);
+        }
+        RecordLlmCall(open with { Status = LlmCallStates.Interrupted, Tokens = usage, CostUsd = cost, Error = "cut by a restart of the process that made it" });
+        _coalesced.Owe();
     }
 
     private async Task ExpandAsync(CancellationToken cancellationToken)
@@ -693,7 +834,7 @@ public sealed class SearchJobGrain(
         {
             try
             {
-                var text = await CallLlmAsync(StageNames.Expand, ResearchText.ExpandPrompt(Question, spec.ExpandCount), options.ExpandMaxOutputTokens, true, null, cancellationToken);
+                var text = await CallLlmAsync(StageNames.Expand, "expand", ResearchText.ExpandPrompt(Question, spec.ExpandCount), options.ExpandMaxOutputTokens, true, null, cancellationToken);
                 if (text is null)
                 {
                     (status, note) = (StageStates.Skipped, $"the budget cannot cover the call; {alone}");
@@ -708,7 +849,7 @@ public sealed class SearchJobGrain(
                     if (queries is null)
                     {
                         // Retry once, asking for less.
-                        var retry = await CallLlmAsync(StageNames.Expand, ResearchText.SimplerExpandPrompt(Question, spec.ExpandCount), options.ExpandMaxOutputTokens, true, null, cancellationToken);
+                        var retry = await CallLlmAsync(StageNames.Expand, "expand-simpler", ResearchText.SimplerExpandPrompt(Question, spec.ExpandCount), options.ExpandMaxOutputTokens, true, null, cancellationToken);
                         (queries, outcome) = retry is null ? (null, ResearchText.ParseOutcome.Invalid) : ResearchText.ParseQueries(retry);
                         note = retry is null ? $"the LLM's JSON was invalid and not repairable; the budget cannot cover a retry; {alone}"
                             : queries is null ? $"the LLM's JSON was invalid, not repairable, and invalid again with a simpler prompt; {alone}"
@@ -769,6 +910,7 @@ public sealed class SearchJobGrain(
                 {
                     Url = target.Url,
                     Status = PageReadStatuses.Skipped,
+                    Reason = PageReadReasons.NoReader,
                     Skipped = "no page reader is configured; the snippet stands in",
                 });
             }
@@ -785,7 +927,7 @@ public sealed class SearchJobGrain(
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
                     // A read is never fatal.
-                    page = new PageRead { Url = target.Url, Status = PageReadStatuses.Failed, Error = ex.Message };
+                    page = new PageRead { Url = target.Url, Status = PageReadStatuses.Failed, Reason = PageReadReasons.Error, Error = ex.Message };
                 }
                 Record(target, page);
                 await PublishAsync();
@@ -823,7 +965,7 @@ public sealed class SearchJobGrain(
             try
             {
                 var sources = (await SourcesAsync()).Select(s => s with { Text = s.Text.Length > 500 ? s.Text[..500] : s.Text }).ToList();
-                var text = await CallLlmAsync(StageNames.Followup,
+                var text = await CallLlmAsync(StageNames.Followup, "followup",
                     ResearchText.FollowupPrompt(Question, S.Queries.Select(q => q.Query).ToList(), sources, StagePlanner.MaxFollowupsPerRound),
                     researchOptions.CurrentValue.FollowupMaxOutputTokens, true, null, cancellationToken);
                 if (text is null)
@@ -898,7 +1040,7 @@ public sealed class SearchJobGrain(
         }
         try
         {
-            var text = await CallLlmAsync(StageNames.Answer, ResearchText.AnswerPrompt(Question, sources), options.AnswerMaxOutputTokens, false,
+            var text = await CallLlmAsync(StageNames.Answer, "answer", ResearchText.AnswerPrompt(Question, sources), options.AnswerMaxOutputTokens, false,
                 t =>
                 {
                     pending.Append(filter.Push(t));
@@ -928,19 +1070,82 @@ public sealed class SearchJobGrain(
     {
         SearchMetrics.JobsEnded.Add(1, new KeyValuePair<string, object?>("status", S.Status));
         S.UpdatedAt = time.GetUtcNow();
+        S.TerminalWebhooksOwed = true;
         await WriteNowAsync();
         await PublishAsync();
+        await EndBookkeepingAsync(leaveShard: true);
+    }
+
+    /// <summary>
+    /// Indexes the end, hands the terminal event to the webhook deliveries, registers the retention reminder, then leaves
+    /// the active set. A failure is retried by a timer: a job that ended before its first stall check has no lifecycle
+    /// reminder that would otherwise retry it.
+    /// </summary>
+    private async Task EndBookkeepingAsync(bool leaveShard)
+    {
+        if (!Exists || !JobStates.IsTerminal(S.Status))
+        {
+            return;
+        }
         try
         {
-            await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
             await IndexAsync();
+            if (S.TerminalWebhooksOwed)
+            {
+                var enqueued = await Webhooks.JobWebhooks.NotifyTerminalAsync(GrainFactory, S.Spec!, await BuildStatusAsync(includeResults: false), time.GetUtcNow());
+                S.TerminalWebhooksOwed = false;
+                if (enqueued > 0)
+                {
+                    // Else the flag may stay set in the row: a later pass finds nothing to enqueue again, or dedupes.
+                    _coalesced.Owe();
+                    await WriteNowAsync();
+                }
+            }
             var retention = Retention;
             await this.RegisterOrUpdateReminder(LifecycleReminder, retention > TimeSpan.Zero ? retention : TimeSpan.FromSeconds(1),
                 retention > jobOptions.CurrentValue.ResumeReminderPeriod ? retention : jobOptions.CurrentValue.ResumeReminderPeriod);
+            _lifecycleReminderKnown = true;
+            // The shard entry goes last: until the reminder exists it is what brings a job that crashed here back, to
+            // finish this bookkeeping (its webhooks included).
+            if (leaveShard)
+            {
+                await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
+            }
+            _endBookkeepingRetry?.Dispose();
+            _endBookkeepingRetry = null;
         }
         catch (Exception ex)
         {
-            logger.EndBookkeepingFailed(ex, JobId);
+            logger.EndBookkeepingFailed(ex, JobId, EndBookkeepingRetryDelay);
+            _endBookkeepingRetry ??= this.RegisterGrainTimer(static (self, _) => self.EndBookkeepingAsync(leaveShard: true), this,
+                new GrainTimerCreationOptions(EndBookkeepingRetryDelay, EndBookkeepingRetryDelay) { KeepAlive = true });
+        }
+    }
+
+    private static readonly TimeSpan EndBookkeepingRetryDelay = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Registers the reminder that resumes the unfinished job if nothing else does (the backstop behind the shard sweeps),
+    /// once per activation, off the create's path: the first stall check does it. A failure is tried at the next check.
+    /// </summary>
+    private async Task EnsureLifecycleReminderAsync()
+    {
+        if (_lifecycleReminderKnown)
+        {
+            return;
+        }
+        try
+        {
+            if (await this.GetReminder(LifecycleReminder) is null && Exists && !JobStates.IsTerminal(S.Status))
+            {
+                var period = jobOptions.CurrentValue.ResumeReminderPeriod;
+                await this.RegisterOrUpdateReminder(LifecycleReminder, period, period);
+            }
+            _lifecycleReminderKnown = true;
+        }
+        catch (Exception ex)
+        {
+            logger.LifecycleReminderFailed(ex, JobId);
         }
     }
 
@@ -951,6 +1156,8 @@ public sealed class SearchJobGrain(
         await Task.WhenAll(Enumerable.Range(0, S.Queries.Count).Select(i => QueryGrain(i).DeleteAsync()));
         await GrainFactory.GetGrain<IUserJobsGrain>(S.Spec!.Owner).RemoveAsync(JobId);
         await GrainFactory.GetGrain<IActiveJobsGrain>(ActiveJobShards.Of(JobId)).RemoveAsync(JobId);
+        _endBookkeepingRetry?.Dispose();
+        _endBookkeepingRetry = null;
         await UnregisterLifecycleAsync();
         await services.GetRequiredService<IStreamRegistryStore>().EraseJobStreamAsync(JobId);
         await _writes.ClearAsync();

@@ -48,8 +48,23 @@ public sealed class SearchJobState
 
     public bool BudgetExhausted { get; set; }
 
+    /// <summary>The LLM calls made, newest last (for <c>/debug</c>); bounded by <see cref="LlmCallRecord.MaxKept"/>.</summary>
+    public List<LlmCallRecord> LlmCalls { get; set; } = [];
+
+    /// <summary>
+    /// The LLM call in flight, written before it is made: found here after a restart, it was cut by the crash, and it is
+    /// counted (estimated) before its stage runs again.
+    /// </summary>
+    public LlmCallRecord? OpenLlmCall { get; set; }
+
     /// <summary>The highest progress shown, so a progress never goes back (also across a restart).</summary>
     public double ProgressShown { get; set; }
+
+    /// <summary>
+    /// Stored with the terminal status and cleared once the terminal webhook deliveries are enqueued: a crash in between
+    /// leaves it set, and the job's reminder enqueues them (deliveries dedupe, so twice is once).
+    /// </summary>
+    public bool TerminalWebhooksOwed { get; set; }
 }
 
 /// <summary>One stage's record.</summary>

@@ -17,8 +17,11 @@ public interface ISearchProvider
 /// <summary>A query for one page; <paramref name="Page"/> is 1-based.</summary>
 public sealed record ProviderQuery(string Text, int Page, int PageSize);
 
-/// <summary>One page of hits, ranked best first; <paramref name="Usage"/> for providers that bill LLM tokens (Perplexity).</summary>
-public sealed record ProviderPage(IReadOnlyList<ProviderHit> Hits, int StatusCode = 200, Orleans.Search.Llm.TokenUsage? Usage = null);
+/// <summary>
+/// One page of hits, ranked best first; <paramref name="Usage"/> for providers that bill LLM tokens (Perplexity);
+/// <paramref name="Bytes"/>, the response body's bytes read, for providers that call over HTTP.
+/// </summary>
+public sealed record ProviderPage(IReadOnlyList<ProviderHit> Hits, int StatusCode = 200, Orleans.Search.Llm.TokenUsage? Usage = null, long? Bytes = null);
 
 /// <summary>One hit as the provider gave it; <paramref name="Path"/> and <paramref name="Line"/> (1-based) for hits in files (<c>code</c>).</summary>
 public sealed record ProviderHit(string Url, string Title, string Snippet, string? Path = null, int? Line = null);
@@ -40,6 +43,9 @@ public sealed class ProviderException(
 
     /// <summary>How long the provider asked us to wait (Retry-After or rate-limit reset headers).</summary>
     public TimeSpan? RetryAfter { get; } = retryAfter;
+
+    /// <summary>The bytes of the error body read, when a response arrived (for /debug).</summary>
+    public long? ResponseBytes { get; internal set; }
 
     /// <summary>True for failures worth retrying: 408, 429, 5xx, and no response at all (unless the adapter said otherwise).</summary>
     public bool IsTransient => transient ?? StatusCode is null or 408 or 429 or >= 500;

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace Orleans.Search.Providers;
@@ -9,11 +8,10 @@ namespace Orleans.Search.Providers;
 /// </summary>
 public static class ProviderResponses
 {
-    private const int ExcerptChars = 200;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    /// <summary>Deserializes the body, reading no more than <paramref name="maxBytes"/> of it.</summary>
-    public static async Task<T?> ReadJsonAsync<T>(HttpResponseMessage response, string provider, long maxBytes, CancellationToken cancellationToken)
+    /// <summary>Deserializes the body, reading no more than <paramref name="maxBytes"/> of it; also says how many bytes were read.</summary>
+    public static async Task<(T? Payload, long Bytes)> ReadJsonAsync<T>(HttpResponseMessage response, string provider, long maxBytes, CancellationToken cancellationToken)
     {
         var status = (int)response.StatusCode;
         if (response.Content.Headers.ContentLength is { } length && length > maxBytes)
@@ -24,7 +22,8 @@ public static class ProviderResponses
         await using var bounded = new BoundedReadStream(body, maxBytes, throwWhenExceeded: true);
         try
         {
-            return await JsonSerializer.DeserializeAsync<T>(bounded, Json, cancellationToken).ConfigureAwait(false);
+            var payload = await JsonSerializer.DeserializeAsync<T>(bounded, Json, cancellationToken).ConfigureAwait(false);
+            return (payload, bounded.Position);
         }
         catch (ReadLimitExceededException)
         {
@@ -33,27 +32,6 @@ public static class ProviderResponses
         catch (JsonException ex)
         {
             throw new ProviderException(provider, $"{provider} answered {status} with a body that is not the expected JSON: {ex.Message}", status, inner: ex, transient: false);
-        }
-    }
-
-    /// <summary>The start of an error body, for a message: a few hundred bytes read, the rest left unread.</summary>
-    public static async Task<string> ReadExcerptAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await using var bounded = new BoundedReadStream(body, ExcerptChars * 4, throwWhenExceeded: false);
-            using var reader = new StreamReader(bounded, Encoding.UTF8);
-            var text = await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
-            if (text.Length > ExcerptChars)
-            {
-                return ProviderText.Truncate(text, ExcerptChars);
-            }
-            return bounded.Exceeded ? text + "…" : text;
-        }
-        catch (Exception ex) when (ex is IOException or HttpRequestException)
-        {
-            return $"(body unreadable: {ex.Message})";
         }
     }
 

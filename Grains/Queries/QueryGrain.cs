@@ -26,6 +26,9 @@ public sealed class QueryGrain(
     private Task? _runTask;
     private Task? _reporter;
     private bool _reportPending;
+
+    /// <summary>Pages whose results a delivered report carried (this activation only: after a restart the job may lack them).</summary>
+    private int _pagesDelivered;
     private IGrainTimer? _keepAlive;
 
     private QueryState S => state.State;
@@ -69,23 +72,26 @@ public sealed class QueryGrain(
         {
             return Task.FromResult<IReadOnlyList<SearchResult>>([]);
         }
-        IReadOnlyList<SearchResult> results = S.Pages.OrderBy(p => p.Key)
-            .SelectMany(p => p.Value.Select((hit, i) => new SearchResult
-            {
-                Url = hit.Url,
-                Title = hit.Title,
-                Snippet = hit.Snippet,
-                Query = work.Query,
-                Page = p.Key,
-                Rank = i + 1,
-                Provider = work.Provider,
-            }))
-            .ToList();
+        IReadOnlyList<SearchResult> results = S.Pages.OrderBy(p => p.Key).SelectMany(p => ResultsOf(work, p.Key, p.Value)).ToList();
         return Task.FromResult(results);
     }
 
+    private static IEnumerable<SearchResult> ResultsOf(QueryWork work, int page, List<StoredHit> hits) =>
+        hits.Select((hit, i) => new SearchResult
+        {
+            Url = hit.Url,
+            Title = hit.Title,
+            Snippet = hit.Snippet,
+            Query = work.Query,
+            Page = page,
+            Rank = i + 1,
+            Provider = work.Provider,
+            Path = hit.Path,
+            Line = hit.Line,
+        });
+
     Task<QueryDebug?> IQueryGrain.GetDebugAsync() => Task.FromResult(S.Work is { } work
-        ? new QueryDebug { Index = work.Index, Query = work.Query, Status = S.Status, Attempts = S.AttemptLog.ToList(), Error = S.Error }
+        ? new QueryDebug { Index = work.Index, Query = work.Query, Provider = work.Provider, Status = S.Status, Attempts = S.AttemptLog.ToList(), Error = S.Error }
         : null);
 
     async Task IQueryGrain.DeleteAsync()
@@ -152,7 +158,7 @@ public sealed class QueryGrain(
                     S.Counters = S.Counters with { CacheHits = S.Counters.CacheHits + 1 };
                     SearchMetrics.CacheLookups.Add(1, new KeyValuePair<string, object?>("result", "hit"));
                     Log(new AttemptRecord { Page = page, Attempt = 0, StartedAt = time.GetUtcNow(), StatusCode = 200, CacheHit = true });
-                    await CheckpointAsync(page, cached.Select(h => new StoredHit(h.Url, h.Title, h.Snippet)).ToList());
+                    await CheckpointAsync(page, cached.Select(h => new StoredHit(h.Url, h.Title, h.Snippet, h.Path, h.Line)).ToList());
                     return;
                 }
                 else
@@ -163,8 +169,8 @@ public sealed class QueryGrain(
             }
 
             var result = await FetchAsync(work, page, options, () => ++attempt, cancellationToken);
-            var hits = result.Hits.Select(h => new StoredHit(h.Url, h.Title, h.Snippet)).ToList();
-            _ = cache?.CompleteAsync(fetcherId, hits.Select(h => new CachedHit(h.Url, h.Title, h.Snippet)).ToList());
+            var hits = result.Hits.Select(h => new StoredHit(h.Url, h.Title, h.Snippet, h.Path, h.Line)).ToList();
+            _ = cache?.CompleteAsync(fetcherId, hits.Select(h => new CachedHit(h.Url, h.Title, h.Snippet, h.Path, h.Line)).ToList());
             await CheckpointAsync(page, hits);
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
@@ -232,7 +238,7 @@ public sealed class QueryGrain(
             {
                 var provider = providers.Get(work.Provider);
                 var providerPage = await resilience.CallAsync(work.Provider, callToken => provider.SearchAsync(new ProviderQuery(work.Query, page, options.PageSize), callToken), attemptToken);
-                last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = providerPage.StatusCode, LimiterWaitMs = lease.WaitMs });
+                last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = providerPage.StatusCode, LimiterWaitMs = lease.WaitMs, Bytes = providerPage.Bytes });
                 if (providerPage.Usage is { } usage)
                 {
                     // Billed whether or not the page is kept: counted on the attempt that paid for it.
@@ -250,7 +256,7 @@ public sealed class QueryGrain(
                 }
                 CountCall(work.Provider, (ex as ProviderException)?.StatusCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "error");
                 var message = ex is Polly.Timeout.TimeoutRejectedException ? $"attempt timed out after {options.TimeoutSeconds:0.#} s" : ex.Message;
-                last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = (ex as ProviderException)?.StatusCode, Error = message, LimiterWaitMs = lease.WaitMs });
+                last = Log(new AttemptRecord { Page = page, Attempt = attempt, StartedAt = startedAt, DurationMs = watch.ElapsedMilliseconds, StatusCode = (ex as ProviderException)?.StatusCode, Error = message, LimiterWaitMs = lease.WaitMs, Bytes = (ex as ProviderException)?.ResponseBytes });
                 throw;
             }
         },
@@ -328,12 +334,13 @@ public sealed class QueryGrain(
             while (_reportPending)
             {
                 _reportPending = false;
-                var report = BuildReport();
+                var (report, carried) = BuildReportWithNewResults();
                 for (var attempt = 1; ; attempt++)
                 {
                     try
                     {
                         await job.ReportQueryAsync(report);
+                        _pagesDelivered |= carried;
                         break;
                     }
                     catch (Exception ex) when (attempt < 30)
@@ -354,6 +361,19 @@ public sealed class QueryGrain(
         {
             _reporter = null;
         }
+    }
+
+    /// <summary>The summary, with the results of the pages no delivered report carried yet (and the mask of those pages).</summary>
+    private (QueryReport Report, int Carried) BuildReportWithNewResults()
+    {
+        var report = BuildReport();
+        var carried = S.PagesSucceeded & ~_pagesDelivered;
+        if (carried == 0 || S.Work is not { } work)
+        {
+            return (report, 0);
+        }
+        var results = S.Pages.Where(p => PageMask.IsSet(carried, p.Key)).OrderBy(p => p.Key).SelectMany(p => ResultsOf(work, p.Key, p.Value)).ToList();
+        return (report with { NewResults = results }, carried);
     }
 
     private QueryReport BuildReport()

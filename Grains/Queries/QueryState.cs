@@ -24,5 +24,5 @@ public sealed class QueryState
     public List<AttemptRecord> AttemptLog { get; set; } = [];
 }
 
-/// <summary>One stored hit.</summary>
-public sealed record StoredHit(string Url, string Title, string Snippet);
+/// <summary>One stored hit; <paramref name="Path"/> and <paramref name="Line"/> for hits in files (<c>code</c>).</summary>
+public sealed record StoredHit(string Url, string Title, string Snippet, string? Path = null, int? Line = null);

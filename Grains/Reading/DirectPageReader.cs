@@ -15,33 +15,25 @@ public sealed partial class DirectPageReader(
     private static readonly HashSet<string> ReadableTypes = new(StringComparer.OrdinalIgnoreCase) { "text/html", "text/plain", "application/xhtml+xml" };
 
     Task<PageRead> IPageReader.ReadAsync(string url, CancellationToken cancellationToken) =>
-        Task.Run(() => ReadCoreAsync(url, cancellationToken), cancellationToken);
+        Task.Run(() => ReadCoreAsync(new ReadAttempt(url, time), cancellationToken), cancellationToken);
 
-    private async Task<PageRead> ReadCoreAsync(string url, CancellationToken cancellationToken)
+    private async Task<PageRead> ReadCoreAsync(ReadAttempt read, CancellationToken cancellationToken)
     {
         var o = options.Value;
-        var started = time.GetTimestamp();
-        long Ms() => (long)time.GetElapsedTime(started).TotalMilliseconds;
-        PageRead Skip(string reason) => new() { Url = url, Status = PageReadStatuses.Skipped, Skipped = reason, Ms = Ms() };
-
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        var url = read.Url;
+        if (await read.CheckAsync(guard, cancellationToken) is { } refused)
         {
-            return Skip("not an absolute URL");
+            LogSkipped(logger, url, refused.Skipped!);
+            return refused;
         }
-        if (await guard.CheckAsync(url, cancellationToken) is { } refusal)
-        {
-            LogSkipped(logger, url, refusal);
-            return Skip("refused: " + refusal);
-        }
+        var uri = read.Uri;
         TimeSpan? crawlDelay = null;
         if (o.RespectRobotsTxt)
         {
             var rules = await robots.GetAsync(uri, cancellationToken);
             if (!rules.IsAllowed(uri))
             {
-                var reason = rules.DisallowAll ? "robots.txt unavailable (nothing may be read)" : "disallowed by robots.txt";
-                LogSkipped(logger, url, reason);
-                return Skip(reason);
+                return Skip(PageReadReasons.Robots, rules.DisallowAll ? "robots.txt unavailable (nothing may be read)" : "disallowed by robots.txt");
             }
             if (rules.CrawlDelay is { } delay)
             {
@@ -50,84 +42,64 @@ public sealed partial class DirectPageReader(
         }
 
         using var lease = await slots.AcquireAsync(uri.GetLeftPart(UriPartial.Authority), crawlDelay, cancellationToken);
+        read.WaitEnded();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(o.Timeout);
-        int? status = null;
-        string? contentType = null;
-        long bytes = 0;
-        Uri? finalUrl = null;
         try
         {
             using var response = await guard.SendAsync(uri, u => Request(u, o.UserAgent), OutboundGuard.MaxRedirects, timeout.Token);
-            finalUrl = response.FinalUrl;
-            status = (int)response.Response.StatusCode;
+            read.FinalUrl = response.FinalUrl;
+            var status = (int)response.Response.StatusCode;
+            read.HttpStatus = status;
             var headers = response.Response.Content.Headers;
-            contentType = headers.ContentType?.MediaType?.ToLowerInvariant();
+            var contentType = headers.ContentType?.MediaType?.ToLowerInvariant();
+            read.ContentType = contentType;
             if (status is >= 300 and < 400)
             {
-                return Failed($"more than {OutboundGuard.MaxRedirects} redirects");
+                return Failed(PageReadReasons.Http, $"more than {OutboundGuard.MaxRedirects} redirects");
             }
             if (status is < 200 or >= 300)
             {
-                return Failed($"HTTP {status}");
+                return Failed(PageReadReasons.Http, $"HTTP {status}");
             }
             if (contentType is null || !ReadableTypes.Contains(contentType))
             {
-                var reason = $"content type {contentType ?? "missing"} is not read";
-                LogSkipped(logger, url, reason);
-                return Skip(reason) with { HttpStatus = status, ContentType = contentType, FinalUrl = finalUrl.AbsoluteUri };
+                return Skip(PageReadReasons.ContentType, $"content type {contentType ?? "missing"} is not read");
             }
             var (body, truncated) = await BoundedBody.ReadAsync(response.Response.Content, o.MaxBytes, timeout.Token);
-            bytes = body.Length;
+            read.Bytes = body.Length;
             var html = contentType != "text/plain";
             var decoded = PageDecoding.Decode(body, headers.ContentType?.CharSet, html, out _);
             var extraction = Stopwatch.StartNew();
-            var (title, text) = html ? PageExtraction.FromHtml(decoded, finalUrl, o.Format == "markdown") : (null, decoded.Trim());
-            LogRead(logger, url, status.Value, bytes, text.Length, extraction.ElapsedMilliseconds);
-            return new PageRead
-            {
-                Url = url,
-                FinalUrl = finalUrl.AbsoluteUri,
-                Status = PageReadStatuses.Read,
-                HttpStatus = status,
-                Bytes = bytes,
-                ContentType = contentType,
-                Text = text,
-                TextLength = text.Length,
-                Title = title,
-                Truncated = truncated,
-                Ms = Ms(),
-            };
+            var (title, text) = html ? PageExtraction.FromHtml(decoded, response.FinalUrl, o.Format == "markdown") : (null, decoded.Trim());
+            LogRead(logger, url, status, read.Bytes, text.Length, extraction.ElapsedMilliseconds);
+            return read.Read(text, title, truncated);
         }
-        catch (OutboundRefusedException refused)
+        catch (OutboundRefusedException refusal)
         {
             // A redirect to a refused address: nothing was sent there.
-            LogSkipped(logger, url, refused.Reason);
-            return Skip("refused: " + refused.Reason) with { FinalUrl = refused.Url.AbsoluteUri };
+            read.FinalUrl = refusal.Url;
+            return Skip(PageReadReasons.Guard, "refused: " + refusal.Reason);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return Failed($"timed out after {o.TimeoutSeconds:0.###} s");
+            return Failed(PageReadReasons.Timeout, $"timed out after {o.TimeoutSeconds:0.###} s");
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
-            return Failed(e.Message);
+            return Failed(PageReadReasons.Network, e.Message);
         }
 
-        PageRead Failed(string error)
+        PageRead Skip(string reason, string words)
+        {
+            LogSkipped(logger, url, words);
+            return read.Skip(reason, words);
+        }
+
+        PageRead Failed(string reason, string error)
         {
             LogFailed(logger, url, error);
-            return new PageRead
-            {
-                Url = url,
-                FinalUrl = finalUrl?.AbsoluteUri,
-                Status = PageReadStatuses.Failed,
-                HttpStatus = status,
-                ContentType = contentType,
-                Bytes = bytes,
-                Error = error,
-                Ms = Ms(),
-            };
+            return read.Fail(reason, error);
         }
     }
 

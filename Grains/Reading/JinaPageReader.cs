@@ -14,29 +14,22 @@ public sealed partial class JinaPageReader(
     public const string HttpClientName = "jina-reader";
 
     Task<PageRead> IPageReader.ReadAsync(string url, CancellationToken cancellationToken) =>
-        Task.Run(() => ReadCoreAsync(url, cancellationToken), cancellationToken);
+        Task.Run(() => ReadCoreAsync(new ReadAttempt(url, time), cancellationToken), cancellationToken);
 
-    private async Task<PageRead> ReadCoreAsync(string url, CancellationToken cancellationToken)
+    private async Task<PageRead> ReadCoreAsync(ReadAttempt read, CancellationToken cancellationToken)
     {
         var o = options.Value;
-        var started = time.GetTimestamp();
-        long Ms() => (long)time.GetElapsedTime(started).TotalMilliseconds;
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        if (await read.CheckAsync(guard, cancellationToken) is { } refused)
         {
-            return new PageRead { Url = url, Status = PageReadStatuses.Skipped, Skipped = "not an absolute URL", Ms = Ms() };
+            return refused;
         }
-        if (await guard.CheckAsync(url, cancellationToken) is { } refusal)
-        {
-            return new PageRead { Url = url, Status = PageReadStatuses.Skipped, Skipped = "refused: " + refusal, Ms = Ms() };
-        }
+        read.WaitEnded();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(o.Timeout);
-        int? status = null;
-        long bytes = 0;
         try
         {
             var baseUrl = o.Jina.BaseUrl.EndsWith('/') ? o.Jina.BaseUrl : o.Jina.BaseUrl + "/";
-            using var request = new HttpRequestMessage(HttpMethod.Get, baseUrl + uri.AbsoluteUri);
+            using var request = new HttpRequestMessage(HttpMethod.Get, baseUrl + read.Uri.AbsoluteUri);
             request.Headers.TryAddWithoutValidation("Accept", "application/json");
             request.Headers.TryAddWithoutValidation("X-Respond-With", o.Format == "markdown" ? "markdown" : "text");
             request.Headers.TryAddWithoutValidation("X-Timeout", ((int)Math.Ceiling(o.TimeoutSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -45,52 +38,45 @@ public sealed partial class JinaPageReader(
                 request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + o.Jina.ApiKey);
             }
             using var response = await clients.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            status = (int)response.StatusCode;
+            read.HttpStatus = (int)response.StatusCode;
             var (body, truncated) = await BoundedBody.ReadAsync(response.Content, o.MaxBytes, timeout.Token);
-            bytes = body.Length;
+            read.Bytes = body.Length;
             if (!response.IsSuccessStatusCode)
             {
-                return Failed($"Jina Reader: HTTP {status}{ErrorMessage(body)}");
+                return Failed(PageReadReasons.Http, $"Jina Reader: HTTP {read.HttpStatus}{ErrorMessage(body)}");
             }
             if (truncated)
             {
-                return Failed($"Jina Reader's answer is over {o.MaxBytes} bytes");
+                return Failed(PageReadReasons.Size, $"Jina Reader's answer is over {o.MaxBytes} bytes");
             }
             using var json = JsonDocument.Parse(body);
             if (!json.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Object)
             {
-                return Failed("Jina Reader's answer has no data");
+                return Failed(PageReadReasons.Invalid, "Jina Reader's answer has no data");
             }
             var text = data.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()!.Trim() : "";
             var title = data.TryGetProperty("title", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-            var final = data.TryGetProperty("url", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : uri.AbsoluteUri;
-            return new PageRead
-            {
-                Url = url,
-                FinalUrl = final,
-                Status = PageReadStatuses.Read,
-                HttpStatus = status,
-                Bytes = bytes,
-                ContentType = o.Format == "markdown" ? "text/markdown" : "text/plain",
-                Text = text,
-                TextLength = text.Length,
-                Title = string.IsNullOrWhiteSpace(title) ? null : title,
-                Ms = Ms(),
-            };
+            var final = data.TryGetProperty("url", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : read.Uri.AbsoluteUri;
+            read.ContentType = o.Format == "markdown" ? "text/markdown" : "text/plain";
+            return read.Read(text, title, truncated: false) with { FinalUrl = final };
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return Failed($"timed out after {o.TimeoutSeconds:0.###} s");
+            return Failed(PageReadReasons.Timeout, $"timed out after {o.TimeoutSeconds:0.###} s");
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or JsonException)
+        catch (Exception e) when (e is HttpRequestException or IOException)
         {
-            return Failed("Jina Reader: " + e.Message);
+            return Failed(PageReadReasons.Network, "Jina Reader: " + e.Message);
+        }
+        catch (JsonException e)
+        {
+            return Failed(PageReadReasons.Invalid, "Jina Reader: " + e.Message);
         }
 
-        PageRead Failed(string error)
+        PageRead Failed(string reason, string error)
         {
-            LogFailed(logger, url, error);
-            return new PageRead { Url = url, Status = PageReadStatuses.Failed, HttpStatus = status, Bytes = bytes, Error = error, Ms = Ms() };
+            LogFailed(logger, read.Url, error);
+            return read.Fail(reason, error);
         }
     }
 

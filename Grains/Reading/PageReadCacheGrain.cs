@@ -94,7 +94,7 @@ public sealed class CachingPageReader(IGrainFactory grains, IPageReader inner) :
         var entry = grains.GetGrain<IPageReadCacheGrain>(PageUrls.CacheKey(normalized));
         if (await entry.GetAsync().WaitAsync(cancellationToken) is { } cached)
         {
-            return cached with { Url = url, Cached = true, Ms = 0 };
+            return cached with { Url = url, Cached = true, Ms = 0, WaitMs = 0, StartedAt = null };
         }
         var read = await inner.ReadAsync(url, cancellationToken);
         if (read.Status == PageReadStatuses.Read)

@@ -9,6 +9,7 @@ using Orleans.Search.Llm;
 using Orleans.Search.Reading;
 using Orleans.Search.Silo.Storage;
 using Orleans.Search.Storage;
+using Orleans.Search.Webhooks;
 
 namespace Orleans.Search.Silo.Hosting;
 
@@ -40,9 +41,13 @@ public static class SearchSiloBuilderExtensions
             o.Invariant = cluster.Invariant;
             o.ConnectionString = connectionString;
         });
-        // A job's resume reminder may be shorter than Orleans' default minimum (tests and small deployments use seconds).
-        silo.Services.AddOptions<ReminderOptions>().Configure<IOptions<JobOptions>>((o, jobs) =>
-            o.MinimumReminderPeriod = jobs.Value.ResumeReminderPeriod < o.MinimumReminderPeriod ? jobs.Value.ResumeReminderPeriod : o.MinimumReminderPeriod);
+        // A job's resume reminder, or a webhook delivery's, may be shorter than Orleans' default minimum (tests and small
+        // deployments use seconds).
+        silo.Services.AddOptions<ReminderOptions>().Configure<IOptions<JobOptions>, IOptions<WebhookOptions>>((o, jobs, webhooks) =>
+        {
+            o.MinimumReminderPeriod = jobs.Value.ResumeReminderPeriod < o.MinimumReminderPeriod ? jobs.Value.ResumeReminderPeriod : o.MinimumReminderPeriod;
+            o.MinimumReminderPeriod = webhooks.Value.ReminderPeriod < o.MinimumReminderPeriod ? webhooks.Value.ReminderPeriod : o.MinimumReminderPeriod;
+        });
 
         // A cache activation lives as long as its entry may: its collection age follows the configured TTL.
         silo.Services.AddOptions<GrainCollectionOptions>().Configure<IOptions<CacheOptions>>((o, cache) =>
@@ -95,6 +100,7 @@ public static class SearchSiloBuilderExtensions
         silo.Services.AddSearchGrainServices(configuration);
         silo.Services.AddLanguageModels(configuration);
         silo.Services.AddPageReading(configuration);
+        silo.Services.AddWebhooks(configuration);
         silo.Services.AddDatabaseExceptionSerialization();
         silo.Services.AddSingleton<ActiveJobsSweep>();
         silo.AddStartupTask<ResumeActiveJobs>();

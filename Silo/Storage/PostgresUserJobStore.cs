@@ -17,9 +17,8 @@ internal sealed class PostgresUserJobStore(string connectionString, string servi
 
     protected override DbConnection CreateConnection() => new NpgsqlConnection(connectionString);
 
-    public override async Task<string?> UpsertAsync(string userId, JobSummary summary, CancellationToken cancellationToken = default)
+    protected override async Task<string?> UpsertRowAsync(DbConnection connection, DbTransaction transaction, string userId, JobSummary summary)
     {
-        await using var connection = await OpenAsync(cancellationToken);
         // One statement: every part of it sees the table as it was before, so "previous" is the status the row had.
         await using var upsert = Command(connection, userId, """
             WITH previous AS (
@@ -32,10 +31,10 @@ internal sealed class PostgresUserJobStore(string connectionString, string servi
                 RETURNING 1
             )
             SELECT (SELECT status FROM previous), (SELECT count(*) FROM written)
-            """);
+            """, transaction);
         AddSummary(upsert, summary);
-        await using var reader = await upsert.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
+        await using var reader = await upsert.ExecuteReaderAsync();
+        await reader.ReadAsync();
         return reader.IsDBNull(0) ? null : reader.GetString(0);
     }
 }

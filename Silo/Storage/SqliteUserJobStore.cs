@@ -19,24 +19,23 @@ internal sealed class SqliteUserJobStore(string connectionString, string service
 
     protected override Task<T> WriteAsync<T>(Func<Task<T>> write) => writeLock.TakeTurnAsync(write);
 
-    public override Task<string?> UpsertAsync(string userId, JobSummary summary, CancellationToken cancellationToken = default) =>
-        WriteAsync(async () =>
-        {
-            await using var connection = await OpenAsync(cancellationToken);
-            // The grain is this user's only writer, so reading the old status first cannot race another write of the row.
-            await using var read = Command(connection, userId,
-                "SELECT status FROM orleans_search_user_jobs WHERE service_id = @service AND user_id = @user AND job_id = @job");
-            Add(read, "job", summary.JobId);
-            var previous = await read.ExecuteScalarAsync(cancellationToken) as string;
+    protected override async Task<string?> UpsertRowAsync(DbConnection connection, DbTransaction transaction, string userId, JobSummary summary)
+    {
+        // The grain is this user's only writer, and the transaction holds the database's one write lock, so reading the
+        // old status first cannot race another write of the row.
+        await using var read = Command(connection, userId,
+            "SELECT status FROM orleans_search_user_jobs WHERE service_id = @service AND user_id = @user AND job_id = @job", transaction);
+        Add(read, "job", summary.JobId);
+        var previous = await read.ExecuteScalarAsync() as string;
 
-            await using var write = Command(connection, userId, """
-                INSERT INTO orleans_search_user_jobs (service_id, user_id, job_id, created_at, updated_at, status, title, query_count)
-                VALUES (@service, @user, @job, @created, @updated, @status, @title, @queries)
-                ON CONFLICT (service_id, user_id, job_id) DO UPDATE SET
-                    updated_at = excluded.updated_at, status = excluded.status, title = excluded.title, query_count = excluded.query_count
-                """);
-            AddSummary(write, summary);
-            await write.ExecuteNonQueryAsync(cancellationToken);
-            return previous;
-        });
+        await using var write = Command(connection, userId, """
+            INSERT INTO orleans_search_user_jobs (service_id, user_id, job_id, created_at, updated_at, status, title, query_count)
+            VALUES (@service, @user, @job, @created, @updated, @status, @title, @queries)
+            ON CONFLICT (service_id, user_id, job_id) DO UPDATE SET
+                updated_at = excluded.updated_at, status = excluded.status, title = excluded.title, query_count = excluded.query_count
+            """, transaction);
+        AddSummary(write, summary);
+        await write.ExecuteNonQueryAsync();
+        return previous;
+    }
 }

@@ -23,9 +23,17 @@ public static class BenchProgram
         {
             return await Reading.ReadingBench.MainAsync(args); // 100 pages over 20 hosts, and extraction per page (Reading/)
         }
+        if (args.Contains("--research"))
+        {
+            return await Research.ResearchBench.MainAsync(args); // one research job against its critical path (Research/)
+        }
         if (args.Contains("--soak"))
         {
             return await Soak.SoakBench.MainAsync(args); // normal clients beside hostile ones (Soak/)
+        }
+        if (args.Contains("--admission"))
+        {
+            return await Admission.AdmissionBench.MainAsync(args); // many users creating jobs at once (Admission/)
         }
         if (args.Contains("--code-search"))
         {
@@ -87,7 +95,9 @@ public sealed record BenchOptions
           --gateway-log PATH      keep the gateway's console output there
         Other modes: --postgres (PostgreSQL and a silo kill), --soak (normal clients beside hostile ones; --soak --help),
           --reading (the page reader: --hosts 20 --pages 100 --latency-ms 300 --per-host 2 --repeat 3)
+          --research (one research job vs its critical path: --ttft-ms 400 --tokens-per-second 50 --search-ms 300 --repeat 3)
           --code-search [--files 50000] [--repeat 5] (the code provider on a generated folder)
+          --admission (200 concurrent creates from 20 users, SQLite and PostgreSQL; --admission --help)
         """;
 
     public IReadOnlyList<int> CallCounts { get; init; } = [40, 400, 4000];

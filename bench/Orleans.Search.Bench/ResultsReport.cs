@@ -85,10 +85,14 @@ public static class ResultsReport
         }
 
         RenderTargets(o, rows, overheads, L);
+        L();
+        L("Profiles of the gateway (where its CPU per call goes) and other figures taken by hand are in [PROFILES.md](PROFILES.md); a full run leaves that file alone.");
         md.Append(Postgres.PostgresReport.SectionFromFile()); // the --postgres figures, kept across full runs
         md.Append(Soak.SoakReport.SectionFromFile()); // the --soak figures, kept across full runs
         md.Append(Reading.ReadingBench.Results.SectionFromFile()); // the --reading figures, kept across full runs
+        md.Append(Research.ResearchBench.Results.SectionFromFile()); // the --research figures, kept across full runs
         md.Append(CodeSearch.CodeSearchBench.SectionFromFile()); // the --code-search figures, kept across full runs
+        md.Append(Admission.AdmissionBench.Results.SectionFromFile()); // the --admission figures, kept across full runs
         return md.ToString();
     }
 

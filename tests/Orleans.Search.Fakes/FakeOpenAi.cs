@@ -344,7 +344,7 @@ public sealed partial class FakeOpenAi : IAsyncDisposable
                 lock (_lock)
                 {
                     _bills.Add(new FakeOpenAiBill(bill.Index, context.Response.StatusCode, bill.PromptTokens, bill.CachedTokens, bill.CompletionTokens,
-                        bill.ReasoningTokens, bill.Aborted, bill.Cut));
+                        bill.ReasoningTokens, bill.Aborted, bill.Cut) { EndedAt = Options.TimeProvider.GetUtcNow() });
                 }
             }
         }
@@ -369,6 +369,10 @@ public sealed partial class FakeOpenAi : IAsyncDisposable
         if (ttft > TimeSpan.Zero)
         {
             await Task.Delay(ttft, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        if (reply.Hold is { } hold)
+        {
+            await hold.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         var id = $"chatcmpl-fake{parsed.Index}";
         var created = Options.TimeProvider.GetUtcNow().ToUnixTimeSeconds();
@@ -424,6 +428,10 @@ public sealed partial class FakeOpenAi : IAsyncDisposable
         if (generation > TimeSpan.Zero)
         {
             await Task.Delay(generation, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        if (reply.Hold is { } hold)
+        {
+            await hold.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         bill.ReasoningTokens = reply.ReasoningTokens;
         bill.CompletionTokens = reply.ReasoningTokens + (cutAfter ?? pieces.Count);

@@ -51,9 +51,11 @@ public sealed record FakeOpenAiFault(FakeOpenAiFaultKind Kind, double? RetryAfte
 /// What the fake answers to one request: <see cref="Text"/> as the assistant's content (streamed one token per chunk),
 /// or a <see cref="Fault"/>. <see cref="CachedInputTokens"/> of the prompt are billed as cached, <see cref="ReasoningTokens"/>
 /// are billed on top of the text's tokens as hidden reasoning. <see cref="TimeToFirstToken"/> overrides the option.
+/// <see cref="Hold"/>, when set, keeps the response at the first token (after the headers; the prompt is billed) until
+/// the task completes or the client goes away.
 /// </summary>
 public sealed record FakeOpenAiReply(string Text = "", string FinishReason = "stop", int CachedInputTokens = 0, int ReasoningTokens = 0,
-    FakeOpenAiFault? Fault = null, TimeSpan? TimeToFirstToken = null)
+    FakeOpenAiFault? Fault = null, TimeSpan? TimeToFirstToken = null, Task? Hold = null)
 {
     public static FakeOpenAiReply Of(string text) => new(text);
 
@@ -70,6 +72,9 @@ public sealed record FakeOpenAiBill(int Index, int StatusCode, int PromptTokens,
     bool Aborted, bool Cut)
 {
     public int TotalTokens => PromptTokens + CompletionTokens;
+
+    /// <summary>When the response ended (its last byte written, or the cut or abort).</summary>
+    public DateTimeOffset EndedAt { get; init; }
 }
 
 /// <summary>

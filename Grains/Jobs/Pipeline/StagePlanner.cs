@@ -66,7 +66,9 @@ public static class StagePlanner
         {
             return StageNames.Read;
         }
-        if (Stage(StageNames.Followup) is { } followup && !StageStates.IsEnded(followup.Status)
+        // Not "until the stage has ended": the stage ends each round (completed) and starts again for the next one; the
+        // rounds end when Depth of them ran or the LLM found nothing missing (or could not say, or the budget ran out).
+        if (Stage(StageNames.Followup) is { } followup && followup.Status != StageStates.Skipped
             && !state.FollowupsEnded && state.Round < job.Depth)
         {
             return StageNames.Followup;

@@ -49,14 +49,14 @@ public sealed partial class BraveSearchProvider(string name, SearchProviderOptio
         using var request = new HttpRequestMessage(HttpMethod.Get, uri);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         request.Headers.Add("X-Subscription-Token", Options.ApiKey);
-        var (payload, status) = await SendAsync<BraveResponse>(request, cancellationToken);
+        var (payload, status, bytes) = await SendAsync<BraveResponse>(request, cancellationToken);
         // "web" is absent when there are no web results.
         var hits = (payload.Web?.Results ?? [])
             .Select(r => ProviderText.Bounded(r.Url, StripMarkup(r.Title), StripMarkup(r.Description)))
             .OfType<ProviderHit>()
             .Take(count)
             .ToList();
-        return new ProviderPage(hits, status);
+        return new ProviderPage(hits, status, Bytes: bytes);
     }
 
     protected override void OnSuccess(HttpResponseMessage response)

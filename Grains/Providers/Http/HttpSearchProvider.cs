@@ -4,8 +4,8 @@ using System.Text.Json;
 namespace Orleans.Search.Providers.Http;
 
 /// <summary>
-/// What the HTTP adapters (<c>jina</c>, <c>brave</c>, <c>tavily</c>, <c>perplexity</c>) share: a BaseUrl and an ApiKey
-/// checked when the adapter is made, one request sent with the response read within
+/// What the HTTP adapters (<c>searxng</c>, <c>jina</c>, <c>brave</c>, <c>tavily</c>, <c>perplexity</c>) share: a BaseUrl and
+/// an ApiKey checked when the adapter is made, one request sent with the response read within
 /// <see cref="ResponseLimits.MaxResponseBytes"/>, and a failed response turned into a <see cref="ProviderException"/>
 /// with its status, its wait (Retry-After, else the rate-limit reset headers) and the start of its body.
 /// </summary>
@@ -16,15 +16,22 @@ public abstract class HttpSearchProvider : ISearchProvider
 
     private const int ErrorExcerptChars = 200;
 
-    protected HttpSearchProvider(string name, string kind, SearchProviderOptions options, HttpClient http, ResponseLimits limits, string defaultBaseUrl)
+    /// <param name="defaultBaseUrl">The provider's public API; null when there is none and a BaseUrl must be configured.</param>
+    /// <param name="requiresApiKey">False for a provider whose key is optional (a SearXNG instance behind a proxy may want one).</param>
+    protected HttpSearchProvider(string name, string kind, SearchProviderOptions options, HttpClient http, ResponseLimits limits, string? defaultBaseUrl,
+        bool requiresApiKey = true)
     {
         Name = name;
         Options = options;
         Http = http;
         Limits = limits;
         var baseUrl = string.IsNullOrWhiteSpace(options.BaseUrl) ? defaultBaseUrl : options.BaseUrl;
+        if (baseUrl is null)
+        {
+            throw new ProviderException(name, $"Provider '{name}' ({kind}) needs a BaseUrl (Search:Providers:{name}:BaseUrl).", statusCode: 400);
+        }
         BaseUrl = new Uri(baseUrl.EndsWith('/') ? baseUrl : baseUrl + "/");
-        if (string.IsNullOrWhiteSpace(options.ApiKey))
+        if (requiresApiKey && string.IsNullOrWhiteSpace(options.ApiKey))
         {
             throw new ProviderException(name, $"Provider '{name}' ({kind}) needs an ApiKey (Search:Providers:{name}:ApiKey).", statusCode: 400);
         }
@@ -42,8 +49,11 @@ public abstract class HttpSearchProvider : ISearchProvider
 
     public abstract Task<ProviderPage> SearchAsync(ProviderQuery query, CancellationToken cancellationToken);
 
-    /// <summary>Sends <paramref name="request"/> and reads its JSON body; any non-2xx answer throws.</summary>
-    protected async Task<(T Payload, int StatusCode)> SendAsync<T>(HttpRequestMessage request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends <paramref name="request"/> and reads its JSON body, with the bytes of it read (for /debug); any non-2xx answer
+    /// throws, with the bytes of its error body read in <see cref="ProviderException.ResponseBytes"/>.
+    /// </summary>
+    protected async Task<(T Payload, int StatusCode, long Bytes)> SendAsync<T>(HttpRequestMessage request, CancellationToken cancellationToken)
         where T : class
     {
         HttpResponseMessage response;
@@ -61,16 +71,18 @@ public abstract class HttpSearchProvider : ISearchProvider
             var status = (int)response.StatusCode;
             if (!response.IsSuccessStatusCode)
             {
-                var (excerpt, json) = await ReadErrorAsync(response, cancellationToken);
+                var (excerpt, json, errorBytes) = await ReadErrorAsync(response, cancellationToken);
                 using (json)
                 {
-                    throw Failure(response, status, excerpt, json?.RootElement);
+                    var failure = Failure(response, status, excerpt, json?.RootElement);
+                    failure.ResponseBytes = errorBytes;
+                    throw failure;
                 }
             }
             OnSuccess(response);
-            var payload = await ProviderResponses.ReadJsonAsync<T>(response, Name, Limits.MaxResponseBytes, cancellationToken)
-                ?? throw new ProviderException(Name, $"{Name} answered {status} with an empty body.", status, transient: false);
-            return (payload, status);
+            var (payload, bytes) = await ProviderResponses.ReadJsonAsync<T>(response, Name, Limits.MaxResponseBytes, cancellationToken);
+            return (payload ?? throw new ProviderException(Name, $"{Name} answered {status} with an empty body.", status, transient: false) { ResponseBytes = bytes },
+                status, bytes);
         }
     }
 
@@ -87,19 +99,21 @@ public abstract class HttpSearchProvider : ISearchProvider
     }
 
     /// <summary>The start of the error body for a message, and the body as JSON when it is JSON and small enough to parse.</summary>
-    private static async Task<(string Excerpt, JsonDocument? Json)> ReadErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    private static async Task<(string Excerpt, JsonDocument? Json, long Bytes)> ReadErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         string text;
+        long bytes;
         try
         {
             var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             await using var bounded = new BoundedReadStream(body, ErrorBodyBytes, throwWhenExceeded: false);
             using var reader = new StreamReader(bounded, Encoding.UTF8);
             text = await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+            bytes = bounded.Position;
         }
         catch (Exception ex) when (ex is IOException or HttpRequestException)
         {
-            return ($"(body unreadable: {ex.Message})", null);
+            return ($"(body unreadable: {ex.Message})", null, 0);
         }
         JsonDocument? json = null;
         try
@@ -109,7 +123,7 @@ public abstract class HttpSearchProvider : ISearchProvider
         catch (JsonException)
         {
         }
-        return (ProviderText.Truncate(text.Trim(), ErrorExcerptChars), json);
+        return (ProviderText.Truncate(text.Trim(), ErrorExcerptChars), json, bytes);
     }
 
     /// <summary>A string property of a JSON object, or null.</summary>

@@ -26,13 +26,13 @@ public sealed class JinaSearchProvider(string name, SearchProviderOptions option
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Options.ApiKey);
         request.Headers.Add("X-Respond-With", "no-content");
-        var (payload, status) = await SendAsync<JinaEnvelope>(request, cancellationToken);
+        var (payload, status, bytes) = await SendAsync<JinaEnvelope>(request, cancellationToken);
         var hits = (payload.Data ?? [])
             .Select(r => ProviderText.Bounded(r.Url, r.Title, r.Description))
             .OfType<ProviderHit>()
             .Take(count)
             .ToList();
-        return new ProviderPage(hits, status);
+        return new ProviderPage(hits, status, Bytes: bytes);
     }
 
     /// <summary>Retry-After wins; without it, the body's <c>retryAfter</c> seconds (Jina sends both on a 429).</summary>

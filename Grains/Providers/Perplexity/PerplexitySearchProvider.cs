@@ -33,7 +33,7 @@ public sealed class PerplexitySearchProvider(string name, SearchProviderOptions 
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(BaseUrl, "chat/completions")) { Content = JsonContent.Create(body) };
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Options.ApiKey);
-        var (payload, status) = await SendAsync<SonarResponse>(request, cancellationToken);
+        var (payload, status, bytes) = await SendAsync<SonarResponse>(request, cancellationToken);
 
         var hits = new List<ProviderHit>();
         var answer = payload.Choices?.FirstOrDefault()?.Message?.Content;
@@ -53,7 +53,7 @@ public sealed class PerplexitySearchProvider(string name, SearchProviderOptions 
         var usage = payload.Usage is { } u
             ? new TokenUsage { Input = u.PromptTokens, Output = u.CompletionTokens, Reasoning = u.ReasoningTokens ?? 0 }
             : null;
-        return new ProviderPage(hits, status, usage);
+        return new ProviderPage(hits, status, usage, bytes);
     }
 
     protected override ProviderException Failure(HttpResponseMessage response, int status, string excerpt, JsonElement? body)

@@ -33,14 +33,14 @@ public sealed class TavilySearchProvider(string name, SearchProviderOptions opti
         };
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Options.ApiKey);
-        var (payload, status) = await SendAsync<TavilyResponse>(request, cancellationToken);
+        var (payload, status, bytes) = await SendAsync<TavilyResponse>(request, cancellationToken);
         var hits = (payload.Results ?? [])
             .Skip(skip)
             .Take(size)
             .Select(r => ProviderText.Bounded(r.Url, r.Title, r.Content))
             .OfType<ProviderHit>()
             .ToList();
-        return new ProviderPage(hits, status);
+        return new ProviderPage(hits, status, Bytes: bytes);
     }
 
     protected override ProviderException Failure(HttpResponseMessage response, int status, string excerpt, JsonElement? body)

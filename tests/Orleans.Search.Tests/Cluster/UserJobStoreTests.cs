@@ -86,20 +86,84 @@ public sealed class UserJobStoreTests
         Assert.Equal(5L, await database.CountRowsAsync());
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Concurrent_upserts_share_commits_and_each_learns_what_its_row_was(string storage)
+    {
+        await using var database = await StoreDatabase.CreateAsync(storage);
+        var store = database.Store;
+        var t0 = new DateTimeOffset(2026, 3, 4, 5, 6, 7, TimeSpan.Zero);
+        JobSummary Job(int user, int job, string status) => new()
+        {
+            JobId = $"u{user}j{job}",
+            Status = status,
+            CreatedAt = t0.AddSeconds(job),
+            UpdatedAt = t0.AddSeconds(job),
+            Title = $"job {job} of user {user}",
+            QueryCount = 1,
+        };
+        const int users = 20;
+        // Each user's job 0 exists (running) before the burst; the burst ends it and creates jobs 1 and 2.
+        for (var u = 0; u < users; u++)
+        {
+            Assert.Null(await store.UpsertAsync($"user{u}", Job(u, 0, JobStates.Running)));
+        }
+        var commitsBefore = ((AdoUserJobStore)store).Commits;
+
+        // On SQLite the burst arrives while another write holds the database: it must wait, and it waits as one.
+        var hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = database.WriteLock?.TakeTurnAsync(() => hold.Task);
+        var burst = Enumerable.Range(0, users).SelectMany(u => new[]
+        {
+            (Expected: (string?)JobStates.Running, Task: store.UpsertAsync($"user{u}", Job(u, 0, JobStates.Completed))),
+            (Expected: null, Task: store.UpsertAsync($"user{u}", Job(u, 1, JobStates.Running))),
+            (Expected: null, Task: store.UpsertAsync($"user{u}", Job(u, 2, JobStates.Running))),
+        }).ToList();
+        hold.SetResult(true);
+        if (held is not null)
+        {
+            await held;
+        }
+        var previous = await Task.WhenAll(burst.Select(b => b.Task));
+
+        Assert.Equal(burst.Select(b => b.Expected), previous);
+        Assert.Equal(users * 3L, await database.CountRowsAsync());
+        for (var u = 0; u < users; u++)
+        {
+            var counts = await store.CountAsync($"user{u}", t0);
+            Assert.Equal((3, 2), (counts.Stored, counts.Active));
+        }
+        var commits = ((AdoUserJobStore)store).Commits - commitsBefore;
+        if (storage == "sqlite")
+        {
+            // All 60 were queued while the first one's drain waited for its turn: one transaction took them all.
+            Assert.Equal(1, commits);
+        }
+        else
+        {
+            Assert.InRange(commits, 1, burst.Count);
+        }
+    }
+
     /// <summary>A fresh database with the schema applied, and the store on it.</summary>
     private sealed class StoreDatabase : IAsyncDisposable
     {
         private readonly TempDatabase? _sqlite;
         private readonly PostgresDatabase? _postgres;
 
-        private StoreDatabase(IUserJobStore store, TempDatabase? sqlite, PostgresDatabase? postgres)
+        private StoreDatabase(IUserJobStore store, TempDatabase? sqlite, PostgresDatabase? postgres, SqliteWriteLock? writeLock = null)
         {
             Store = store;
+            WriteLock = writeLock;
             _sqlite = sqlite;
             _postgres = postgres;
         }
 
         public IUserJobStore Store { get; }
+
+        /// <summary>The lock the SQLite store's writes take turns on (null on PostgreSQL).</summary>
+        public SqliteWriteLock? WriteLock { get; }
 
         public static async Task<StoreDatabase> CreateAsync(string storage)
         {
@@ -112,7 +176,8 @@ public sealed class UserJobStoreTests
             }
             var sqlite = new TempDatabase();
             await OrleansSchema.ApplySqliteAsync(sqlite.ConnectionString);
-            return new StoreDatabase(new SqliteUserJobStore(sqlite.ConnectionString, serviceId, new SqliteWriteLock()), sqlite, null);
+            var writeLock = new SqliteWriteLock();
+            return new StoreDatabase(new SqliteUserJobStore(sqlite.ConnectionString, serviceId, writeLock), sqlite, null, writeLock);
         }
 
         /// <summary>Rows in the index table, all users.</summary>

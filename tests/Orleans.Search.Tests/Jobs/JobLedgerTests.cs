@@ -49,6 +49,28 @@ public sealed class JobLedgerTests
     }
 
     [Fact]
+    public void A_page_completed_event_goes_out_with_that_page_results_and_is_kept_in_the_tail_without_them()
+    {
+        var ledger = Ledger(TestJobs.Submission(["a"], pages: 2));
+        SearchResult Result(int page, int rank) => new()
+        {
+            Url = $"https://example.org/{page}/{rank}", Title = $"t{page}.{rank}", Snippet = "s", Query = "a", Page = page, Rank = rank, Provider = "web",
+            Path = $"src/{page}.cs", Line = rank,
+        };
+
+        // One report completes both pages: each event carries its own page's results, in rank order.
+        Assert.True(ledger.Apply(Report(0, 1, 0b11, results: 2) with { NewResults = [Result(1, 1), Result(1, 2), Result(2, 1), Result(2, 2)] }));
+
+        var live = _emitted.Where(e => e.Type == JobEventTypes.PageCompleted).ToList();
+        Assert.Equal([1, 2], live.Select(e => e.Page!.Value));
+        Assert.All(live, e => Assert.Equal([(e.Page!.Value, 1), (e.Page!.Value, 2)], e.Results!.Select(r => (r.Page, r.Rank))));
+        Assert.Equal(["src/1.cs", "src/1.cs"], live[0].Results!.Select(r => r.Path));
+        var stored = ledger.State.Events.Where(e => e.Type == JobEventTypes.PageCompleted).ToList();
+        Assert.Equal(live.Select(e => e.Seq), stored.Select(e => e.Seq));
+        Assert.All(stored, e => Assert.Null(e.Results));
+    }
+
+    [Fact]
     public void Progress_is_100_only_once_completed_and_never_goes_back_when_a_plan_shrinks()
     {
         var spec = TestJobs.Submission(["question"], pages: 2) with { ExpandCount = 4, ReadCount = 2, Answer = true, Depth = 2, Mode = JobModes.Deep };

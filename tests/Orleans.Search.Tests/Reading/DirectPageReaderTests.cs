@@ -88,6 +88,11 @@ public sealed class DirectPageReaderTests
             Assert.True(Stopwatch.GetElapsedTime(starts[i - 1], starts[i]) >= TimeSpan.FromMilliseconds(900),
                 $"gap {i}: {Stopwatch.GetElapsedTime(starts[i - 1], starts[i]).TotalMilliseconds} ms");
         }
+        // Each read says how long it waited to be polite: the reads started together, so the second waited a delay
+        // after the first ended, the third two.
+        var waits = reads.Select(r => r.WaitMs).Order().ToList();
+        Assert.True(waits[1] >= 900 && waits[2] >= 1800, $"waits: {string.Join(", ", waits)} ms");
+        Assert.All(reads, r => Assert.InRange(r.WaitMs, 0, r.Ms));
     }
 
     [Fact]
