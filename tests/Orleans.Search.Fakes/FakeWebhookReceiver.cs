@@ -1,16 +1,8 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Orleans.Search.Fakes;
 
@@ -53,42 +45,26 @@ public sealed class FakeWebhookReceiver : IAsyncDisposable
     /// <summary>How far a timestamp may be from now (the Standard Webhooks tolerance).</summary>
     public static readonly TimeSpan Tolerance = TimeSpan.FromMinutes(5);
 
-    private readonly WebApplication _app;
+    private LoopbackHost _host = null!;
     private readonly ConcurrentDictionary<string, List<string>> _secrets = new();
     private readonly ConcurrentDictionary<string, Queue<WebhookReply>> _scripts = new();
     private readonly ConcurrentDictionary<string, WebhookReply> _otherwise = new();
     private readonly Lock _lock = new();
     private readonly List<WebhookArrival> _arrivals = [];
 
-    private FakeWebhookReceiver(WebApplication app) => _app = app;
+    private FakeWebhookReceiver()
+    {
+    }
 
-    public Uri BaseUrl { get; private set; } = null!;
+    public Uri BaseUrl => _host.BaseUrl;
 
     /// <summary>The URL of the receiver named <paramref name="name"/>.</summary>
     public string UrlFor(string name) => new Uri(BaseUrl, name).ToString();
 
     public static async Task<FakeWebhookReceiver> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-        {
-            ApplicationName = typeof(FakeWebhookReceiver).Assembly.GetName().Name,
-            ContentRootPath = AppContext.BaseDirectory,
-            Args = [],
-        });
-        builder.Configuration.Sources.Clear();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Listen(IPAddress.Loopback, 0);
-            kestrel.AddServerHeader = false;
-        });
-        var app = builder.Build();
-        var receiver = new FakeWebhookReceiver(app);
-        app.Run(receiver.HandleAsync);
-        await app.StartAsync().ConfigureAwait(false);
-        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
-        receiver.BaseUrl = new Uri(addresses.Single().TrimEnd('/') + "/", UriKind.Absolute);
+        var receiver = new FakeWebhookReceiver();
+        receiver._host = await LoopbackHost.StartAsync(receiver.HandleAsync).ConfigureAwait(false);
         return receiver;
     }
 
@@ -211,7 +187,6 @@ public sealed class FakeWebhookReceiver : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync().ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await _host.DisposeAsync().ConfigureAwait(false);
     }
 }
