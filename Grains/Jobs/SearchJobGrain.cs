@@ -520,7 +520,10 @@ public sealed class SearchJobGrain(
         }
         // Publish first: subscribers need not wait for the job's coalesced write (the pages behind these events are
         // already durable in their query grains, and up to MaxUnpersistedEvents events go out unpersisted anyway).
-        await PublishAsync();
+        // Not awaited: the report's turn ends without a round trip to the stream's queue, so the next query's report
+        // is applied meanwhile; the outbox keeps the order, and what queues while one publish is in flight goes out
+        // as the next batch.
+        _ = PublishAsync();
         await WriteAsPolicySaysAsync();
         if (!JobStates.IsTerminal(S.Status) && Ledger.NextStep() != StageNames.Search)
         {
@@ -583,7 +586,12 @@ public sealed class SearchJobGrain(
                     if (Ledger.NextStep() == StageNames.Search)
                     {
                         await PublishAsync();
-                        return;
+                        // Reports interleave with that await, and one that ends the search finds this driver still
+                        // running (so it does not start another): look again before leaving, with no await between.
+                        if (Ledger.NextStep() == StageNames.Search)
+                        {
+                            return;
+                        }
                     }
                     continue;
                 }

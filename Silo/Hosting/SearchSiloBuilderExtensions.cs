@@ -69,12 +69,17 @@ public static class SearchSiloBuilderExtensions
             // when the pulling agent lets it go): delete the row then, rather than keep an empty one per job forever.
             o.DeleteStateOnClear = true;
         }));
+        if (!cluster.IsPostgres)
+        {
+            // One SQLite file, one writer at a time: this silo's grain writes share transactions (and fsyncs), in turns
+            // with its other writes, rather than queue one commit each.
+            silo.Services.GroupCommitSqliteGrainStorageWrites(connectionString, SearchStorage.Name, SearchStorage.PubSub);
+        }
         // A deleted job erases its stream's registry row; the registry's activation may not know yet.
         silo.Services.DecorateGrainStorage(SearchStorage.PubSub, (_, inner) => new StreamRegistryGrainStorage(inner));
         if (!cluster.IsPostgres)
         {
-            // One SQLite file, one writer at a time: let this silo's writes queue without blocking threads.
-            silo.Services.SerializeGrainStorageWrites(SearchStorage.Name, SearchStorage.PubSub);
+            // The reminder table's writes take the same turns as the grain storages' group commits.
             silo.Services.SerializeReminderTableWrites();
         }
         // The per-user job index: a table of ours (one row per job) beside the Orleans tables.

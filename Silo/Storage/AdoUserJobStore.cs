@@ -14,17 +14,16 @@ internal abstract class AdoUserJobStore(string serviceId) : IUserJobStore
 {
     private const string Columns = "job_id, status, created_at, updated_at, title, query_count";
 
-    private readonly Lock _queueLock = new();
-    private List<QueuedUpsert> _queued = [];
-    private bool _draining;
-
     /// <summary>Upserts in one transaction at most this many: a huge burst is split rather than held in one long write.</summary>
     private const int MaxBatch = 500;
 
-    private long _commits;
+    private GroupCommit<(string UserId, JobSummary Summary), string?>? _upserts;
+
+    private GroupCommit<(string UserId, JobSummary Summary), string?> Upserts =>
+        LazyInitializer.EnsureInitialized(ref _upserts, () => new(write => WriteAsync(write), CommitAsync, MaxBatch));
 
     /// <summary>Upsert transactions committed so far (how many commits the group commit made of the upserts).</summary>
-    public long Commits => Interlocked.Read(ref _commits);
+    public long Commits => Upserts.Commits;
 
     /// <summary>Select list of two integers: this user's stored rows, and of those the pending or running ones.</summary>
     protected abstract string CountColumns { get; }
@@ -45,110 +44,20 @@ internal abstract class AdoUserJobStore(string serviceId) : IUserJobStore
     /// Queues the upsert for the next group commit. The caller's token is not passed on: the row may share a
     /// transaction with other callers' rows, which one caller's cancellation must not abort.
     /// </summary>
-    public Task<string?> UpsertAsync(string userId, JobSummary summary, CancellationToken cancellationToken = default)
-    {
-        var upsert = new QueuedUpsert(userId, summary);
-        bool drain;
-        lock (_queueLock)
-        {
-            _queued.Add(upsert);
-            drain = !_draining;
-            _draining = true;
-        }
-        if (drain)
-        {
-            // Off the caller's scheduler (a grain's): the commits are nobody's turn.
-            _ = Task.Run(DrainAsync, CancellationToken.None);
-        }
-        return upsert.Previous.Task;
-    }
+    public Task<string?> UpsertAsync(string userId, JobSummary summary, CancellationToken cancellationToken = default) =>
+        Upserts.EnqueueAsync((userId, summary));
 
-    /// <summary>Commits what is queued, batch after batch, until the queue is empty; one drain runs at a time.</summary>
-    private async Task DrainAsync()
+    private async Task<string?[]> CommitAsync(IReadOnlyList<(string UserId, JobSummary Summary)> batch)
     {
-        while (true)
-        {
-            try
-            {
-                await WriteAsync(CommitQueuedAsync);
-            }
-            catch (Exception ex)
-            {
-                // The turn itself failed (CommitQueuedAsync answers its own batch): fail whatever is still queued.
-                foreach (var upsert in TakeQueued(int.MaxValue))
-                {
-                    upsert.Previous.TrySetException(ex);
-                }
-            }
-            lock (_queueLock)
-            {
-                if (_queued.Count == 0)
-                {
-                    _draining = false;
-                    return;
-                }
-            }
-        }
-    }
-
-    /// <summary>Takes the queue as it is when the write's turn has come, and commits it in one transaction.</summary>
-    private async Task<bool> CommitQueuedAsync()
-    {
-        var batch = TakeQueued(MaxBatch);
-        if (batch.Count == 0)
-        {
-            return false;
-        }
         var previous = new string?[batch.Count];
-        try
-        {
-            await using var connection = await OpenAsync(CancellationToken.None);
-            await using var transaction = await connection.BeginTransactionAsync();
-            for (var i = 0; i < batch.Count; i++)
-            {
-                previous[i] = await UpsertRowAsync(connection, transaction, batch[i].UserId, batch[i].Summary);
-            }
-            await transaction.CommitAsync();
-            Interlocked.Increment(ref _commits);
-        }
-        catch (Exception ex)
-        {
-            foreach (var upsert in batch)
-            {
-                upsert.Previous.TrySetException(ex);
-            }
-            return false;
-        }
+        await using var connection = await OpenAsync(CancellationToken.None);
+        await using var transaction = await connection.BeginTransactionAsync();
         for (var i = 0; i < batch.Count; i++)
         {
-            batch[i].Previous.TrySetResult(previous[i]);
+            previous[i] = await UpsertRowAsync(connection, transaction, batch[i].UserId, batch[i].Summary);
         }
-        return true;
-    }
-
-    private List<QueuedUpsert> TakeQueued(int max)
-    {
-        lock (_queueLock)
-        {
-            if (_queued.Count <= max)
-            {
-                var all = _queued;
-                _queued = [];
-                return all;
-            }
-            var some = _queued.GetRange(0, max);
-            _queued.RemoveRange(0, max);
-            return some;
-        }
-    }
-
-    private sealed class QueuedUpsert(string userId, JobSummary summary)
-    {
-        public string UserId { get; } = userId;
-
-        public JobSummary Summary { get; } = summary;
-
-        public TaskCompletionSource<string?> Previous { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        await transaction.CommitAsync();
+        return previous;
     }
 
     public async Task<UserJobCounts> CountAsync(string userId, DateTimeOffset createdSince, CancellationToken cancellationToken = default)

@@ -89,6 +89,7 @@ public sealed record BenchOptions
           --overhead-only         only the L = 0 overhead run (for profiling; one warm-up round, then --repeat rounds)
           --concurrency 5,50      the values of C
           --rated-only            only the rate-limited scenarios
+          --unrated-only          only the scenarios without a rate limit
           --no-overhead           skip the L = 0 run
           --overhead-rounds N     run the L = 0 run N − 1 times as warm-up (not reported) before its --repeat reported runs (default 1: no extra warm-up)
           --gateway-env KEY=VALUE an extra environment variable for the gateway process (repeatable)
@@ -148,6 +149,8 @@ public sealed record BenchOptions
 
     public bool RatedOnly { get; init; }
 
+    public bool UnratedOnly { get; init; }
+
     public bool NoOverhead { get; init; }
 
     public IReadOnlyDictionary<string, string> GatewayEnvironment { get; init; } = new Dictionary<string, string>();
@@ -176,6 +179,7 @@ public sealed record BenchOptions
                 case "--overhead-4x50": o = o with { OverheadJobShape = true }; break;
                 case "--concurrency": o = o with { Concurrencies = Next().Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToList() }; break;
                 case "--rated-only": o = o with { RatedOnly = true }; break;
+                case "--unrated-only": o = o with { UnratedOnly = true }; break;
                 case "--no-overhead": o = o with { NoOverhead = true }; break;
                 case "--overhead-rounds": o = o with { OverheadRounds = Math.Max(1, int.Parse(Next(), CultureInfo.InvariantCulture)) }; break;
                 case "--gateway-log": o = o with { GatewayLog = Next() }; break;
@@ -280,7 +284,7 @@ public sealed class Benchmark(BenchOptions options)
         {
             await WarmUpAsync(serviceHttp, directHttp, fakes, cancellationToken);
 
-            foreach (var rateLimited in options.RatedOnly ? new[] { true } : new[] { true, false })
+            foreach (var rateLimited in options.RatedOnly ? new[] { true } : options.UnratedOnly ? new[] { false } : new[] { true, false })
             {
                 foreach (var calls in options.CallCounts)
                 {

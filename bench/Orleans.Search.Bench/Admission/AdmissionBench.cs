@@ -37,7 +37,9 @@ public static class AdmissionBench
           --queries 10 --pages 2  each job's shape
           --latency-ms 100        the fake provider's latency
           --concurrency 200       the provider's MaxConcurrency
-          --repeat 3              reported rounds per storage (after one warm-up round)
+          --repeat 3              reported rounds per storage (after the warm-up rounds)
+          --warmup 1              unreported rounds before the reported ones
+          --gateway-log PATH      keep the gateway's console output (PATH.sqlite, PATH.postgres)
           --label NAME            the section of RESULTS-admission.md this run writes (default: "latest"); other labels are kept
           --out PATH              where to write the Markdown (default: bench/RESULTS-admission.md, copied into RESULTS.md)
         """;
@@ -64,6 +66,8 @@ public static class AdmissionBench
                 case "--concurrency": o = o with { Concurrency = NextInt() }; break;
                 case "--repeat": o = o with { Repeat = Math.Max(1, NextInt()) }; break;
                 case "--label": o = o with { Label = Next() }; break;
+                case "--gateway-log": o = o with { GatewayLog = Next() }; break;
+                case "--warmup": o = o with { WarmupRounds = Math.Max(1, NextInt()) }; break;
                 case "--out": o = o with { OutputPath = Next() }; break;
                 case "-h" or "--help":
                     Console.WriteLine(Usage);
@@ -173,7 +177,7 @@ public static class AdmissionBench
             var rounds = new List<Round>();
             try
             {
-                for (var round = 0; round <= o.Repeat; round++)
+                for (var round = 1 - o.WarmupRounds; round <= o.Repeat; round++)
                 {
                     var measured = await RoundAsync(o, storage, round, clients, fake, gateway, probe, cancellationToken);
                     if (round > 0)
@@ -187,6 +191,10 @@ public static class AdmissionBench
                 foreach (var client in clients)
                 {
                     client.Dispose();
+                }
+                if (o.GatewayLog is { } log)
+                {
+                    await File.WriteAllTextAsync($"{log}.{storage}", gateway.Output, CancellationToken.None);
                 }
             }
             return new StorageResult(storage, rounds, null);
@@ -253,7 +261,7 @@ public static class AdmissionBench
             GatewayCpu: cpuAdmitting,
             ProviderCalls: fake.TotalRequests,
             Problems: problems);
-        Say(string.Create(Inv, $"[{storage}] round {round}{(round == 0 ? " (warm-up, not reported)" : "")}: {measured.Creates} creates in {admittedAt:0} ms = {measured.CreatesPerSecond:0}/s; latency p50 {Stats.Percentile(measured.LatenciesMs, 50):0} ms, p99 {Stats.Percentile(measured.LatenciesMs, 99):0} ms; ")
+        Say(string.Create(Inv, $"[{storage}] round {round}{(round <= 0 ? " (warm-up, not reported)" : "")}: {measured.Creates} creates in {admittedAt:0} ms = {measured.CreatesPerSecond:0}/s; latency p50 {Stats.Percentile(measured.LatenciesMs, 50):0} ms, p99 {Stats.Percentile(measured.LatenciesMs, 99):0} ms; ")
             + string.Create(Inv, $"writes while admitting {FormatWrites(writesAdmitting)} ({measured.AdmissionWritesPerCreate:0.00} per create without query checkpoints); gateway CPU {measured.CpuMsPerCreate:0.00} ms per create; all ended at {endedMs:0} ms, {fake.TotalRequests} provider calls")
             + (problems.Count > 0 ? $"; PROBLEMS: {string.Join("; ", problems)}" : ""));
         return measured;
@@ -328,7 +336,7 @@ public static class AdmissionBench
         L(string.Create(Inv, $"### {o.Label}"));
         L();
         L(string.Create(Inv, $"Run {start.At:yyyy-MM-dd HH:mm} UTC, code {revision.Describe()}. Load average (1, 5, 15 min) {start.LoadAverage} at start, {end.LoadAverage} at end; other test runs: {(start.OtherTestRuns.Count == 0 ? "none seen" : string.Join(" | ", start.OtherTestRuns))}."));
-        L(string.Create(Inv, $"{o.Users} users × {o.JobsPerUser} jobs at once ({o.Users * o.JobsPerUser} creates), each job {o.Queries} queries × {o.Pages} pages, L = {o.Latency.TotalMilliseconds:0} ms, provider `MaxConcurrency` {o.Concurrency}; {o.Repeat} reported rounds after a warm-up round; median (spread)."));
+        L(string.Create(Inv, $"{o.Users} users × {o.JobsPerUser} jobs at once ({o.Users * o.JobsPerUser} creates), each job {o.Queries} queries × {o.Pages} pages, L = {o.Latency.TotalMilliseconds:0} ms, provider `MaxConcurrency` {o.Concurrency}; {o.Repeat} reported rounds after {(o.WarmupRounds == 1 ? "a warm-up round" : $"{o.WarmupRounds} warm-up rounds")}; median (spread)."));
         L();
         L("| storage | creates/s | create latency p50 | p99 | to the last `202` | admission writes per create | writes while admitting (by kind, median round) | gateway CPU per create | to every job ended | problems |");
         L("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |");
@@ -446,6 +454,12 @@ public sealed record AdmissionOptions
     public int Repeat { get; init; } = 3;
 
     public string Label { get; init; } = "latest";
+
+    /// <summary>Where to keep the gateway's console output (one file per storage, the storage's name appended).</summary>
+    public string? GatewayLog { get; init; }
+
+    /// <summary>Unreported rounds before the reported ones (the service compiles its hot paths in the first ones).</summary>
+    public int WarmupRounds { get; init; } = 1;
 
     public string? OutputPath { get; init; }
 }

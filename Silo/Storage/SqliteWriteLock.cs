@@ -1,32 +1,17 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Configuration;
 using Orleans.Storage;
 
 namespace Orleans.Search.Silo.Storage;
 
 /// <summary>
-/// SQLite takes one writer at a time, and Microsoft.Data.Sqlite meets a busy database by putting the calling thread
-/// to sleep and trying again until the command timeout. Under many concurrent grain writes that parks thread-pool
-/// threads (the silo's scheduler threads) for tens of milliseconds each, and a 2-core silo crawls. This decorator
-/// makes the silo's writes to one SQLite database take turns on an async lock instead: a write that waits holds no
-/// thread, and the write that runs never finds the database busy (other processes on the same file still can, and
-/// the driver's retry still covers them). Reads are not serialized: with WAL they never wait for a writer.
-/// Every write is still a committed transaction before it returns: durability is unchanged.
+/// The one lock that this silo's writes to its SQLite database take turns on. SQLite takes one writer at a time, and
+/// Microsoft.Data.Sqlite meets a busy database by putting the calling thread to sleep and trying again until the
+/// command timeout; under many concurrent writes that parks thread-pool threads (the silo's scheduler threads) for tens
+/// of milliseconds each. Taking turns on an async lock instead, a write that waits holds no thread, and the write that
+/// runs never finds the database busy (other processes on the same file still can, and the driver's retry covers
+/// them). Reads do not take it: with WAL they never wait for a writer.
 /// </summary>
-internal sealed class SerializedWriteGrainStorage(IGrainStorage inner, SqliteWriteLock writeLock) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
-{
-    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        inner.ReadStateAsync(stateName, grainId, grainState);
-
-    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        writeLock.TakeTurnAsync(() => inner.WriteStateAsync(stateName, grainId, grainState));
-
-    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        writeLock.TakeTurnAsync(() => inner.ClearStateAsync(stateName, grainId, grainState));
-
-    public void Participate(ISiloLifecycle lifecycle) => (inner as ILifecycleParticipant<ISiloLifecycle>)?.Participate(lifecycle);
-}
-
-/// <summary>The one lock that this silo's writes to its SQLite database take turns on.</summary>
 internal sealed class SqliteWriteLock
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -52,7 +37,7 @@ internal sealed class SqliteWriteLock
     });
 }
 
-/// <summary>The reminder table's writes take the same turns as the grain storage's (see <see cref="SerializedWriteGrainStorage"/>).</summary>
+/// <summary>The reminder table's writes take the same turns as the grain storage's (see <see cref="SqliteWriteLock"/>).</summary>
 internal sealed class SerializedWriteReminderTable(IReminderTable inner, SqliteWriteLock writeLock) : IReminderTable
 {
     public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
@@ -85,7 +70,7 @@ internal sealed class SerializedWriteReminderTable(IReminderTable inner, SqliteW
     public Task TestOnlyClearTable(CancellationToken cancellationToken) => writeLock.TakeTurnAsync(() => inner.TestOnlyClearTable(cancellationToken));
 }
 
-internal static class SerializedWriteGrainStorageExtensions
+internal static class SqliteWriteServiceCollectionExtensions
 {
     /// <summary>
     /// Wraps the reminder table (already registered) so that its writes take the same turns as the grain storages'.
@@ -107,15 +92,24 @@ internal static class SerializedWriteGrainStorageExtensions
     }
 
     /// <summary>
-    /// Wraps the grain storages named <paramref name="names"/> (already registered) so that their writes take turns
-    /// on one lock per process: use it for storages that share one SQLite database.
+    /// Group-commits the writes of the grain storages named <paramref name="names"/> (already registered, ADO.NET on the
+    /// SQLite database at <paramref name="connectionString"/>): all of them share one queue, whose transactions take the
+    /// silo's write turns. Reads and clears stay with the registered storages.
     /// </summary>
-    public static IServiceCollection SerializeGrainStorageWrites(this IServiceCollection services, params string[] names)
+    public static IServiceCollection GroupCommitSqliteGrainStorageWrites(this IServiceCollection services, string connectionString, params string[] names)
     {
         services.TryAddSingleton<SqliteWriteLock>();
+        services.TryAddSingleton(sp => new SqliteStateWrites(connectionString, sp.GetRequiredService<SqliteWriteLock>()));
         foreach (var name in names)
         {
-            services.DecorateGrainStorage(name, (sp, inner) => new SerializedWriteGrainStorage(inner, sp.GetRequiredService<SqliteWriteLock>()));
+            services.DecorateGrainStorage(name, (sp, inner) => new GroupCommitGrainStorage(
+                name,
+                inner,
+                sp.GetRequiredService<SqliteStateWrites>(),
+                sp.GetRequiredService<IOptionsMonitor<AdoNetGrainStorageOptions>>().Get(name).GrainStorageSerializer
+                    ?? throw new InvalidOperationException($"Grain storage '{name}' has no serializer."),
+                sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
+                sp.GetRequiredService<SqliteWriteLock>()));
         }
         return services;
     }
