@@ -4,8 +4,8 @@ namespace Orleans.Search.Caching;
 
 /// <summary>
 /// In memory: a cache entry is cheap to lose. Reentrant so waiters never block; the activation lives as long
-/// as an entry may (collection age: <see cref="CacheOptions.CollectionAge"/>, set by the silo), and one fetch at a time is in flight (a dead fetcher's turn times out, and ends
-/// at once when the fetcher's silo is declared dead).
+/// as an entry may (collection age: <see cref="CacheOptions.CollectionAge"/>, set by the silo). Per page, one fetch at
+/// a time is in flight (a dead fetcher's turn times out, and ends at once when the fetcher's silo is declared dead).
 /// </summary>
 [Reentrant]
 public sealed class ResultCacheGrain(IOptionsMonitor<CacheOptions> options, IClusterMembershipService membership, TimeProvider time)
@@ -15,26 +15,30 @@ public sealed class ResultCacheGrain(IOptionsMonitor<CacheOptions> options, IClu
 
     /// <summary>How often a waiter checks that the fetcher's silo is still alive.</summary>
     private static readonly TimeSpan LivenessCheck = TimeSpan.FromSeconds(1);
-    private IReadOnlyList<CachedHit>? _hits;
-    private DateTimeOffset _expiresAt;
-    private Fetch? _fetch;
 
-    async Task<CacheLookup> IResultCacheGrain.LookupAsync(Guid fetcherId, SiloAddress? fetcherSilo, CancellationToken cancellationToken)
+    private readonly Dictionary<int, Entry> _pages = [];
+
+    Task<IReadOnlyList<CacheLookup>> IResultCacheGrain.LookupPagesAsync(IReadOnlyList<int> pages, Guid fetcherId, SiloAddress? fetcherSilo)
     {
+        var now = time.GetUtcNow();
+        var lookups = new CacheLookup[pages.Count];
+        for (var i = 0; i < pages.Count; i++)
+        {
+            lookups[i] = TryLookup(EntryOf(pages[i]), fetcherId, fetcherSilo, now) ?? new CacheLookup { InFlight = true };
+        }
+        return Task.FromResult<IReadOnlyList<CacheLookup>>(lookups);
+    }
+
+    async Task<CacheLookup> IResultCacheGrain.LookupAsync(int page, Guid fetcherId, SiloAddress? fetcherSilo, CancellationToken cancellationToken)
+    {
+        var entry = EntryOf(page);
         while (true)
         {
-            var now = time.GetUtcNow();
-            if (_hits is not null && now < _expiresAt)
+            if (TryLookup(entry, fetcherId, fetcherSilo, time.GetUtcNow()) is { } answer)
             {
-                return new CacheLookup { Hits = _hits };
+                return answer;
             }
-            if (_fetch is null || _fetch.StartedAt + FetchTimeout < now || FetcherDied(_fetch))
-            {
-                _fetch?.Done.TrySetResult(null);
-                _fetch = new Fetch(fetcherId, fetcherSilo, now);
-                return new CacheLookup();
-            }
-            var fetch = _fetch;
+            var fetch = entry.Fetch!;
             try
             {
                 var fetched = await fetch.Done.Task.WaitAsync(LivenessCheck, time, cancellationToken);
@@ -51,28 +55,61 @@ public sealed class ResultCacheGrain(IOptionsMonitor<CacheOptions> options, IClu
         }
     }
 
+    /// <summary>A hit, or "you fetch" (the caller becomes the page's fetcher); null while another caller's fetch is in flight.</summary>
+    private CacheLookup? TryLookup(Entry entry, Guid fetcherId, SiloAddress? fetcherSilo, DateTimeOffset now)
+    {
+        if (entry.Hits is not null && now < entry.ExpiresAt)
+        {
+            return new CacheLookup { Hits = entry.Hits };
+        }
+        if (entry.Fetch is null || entry.Fetch.StartedAt + FetchTimeout < now || FetcherDied(entry.Fetch))
+        {
+            entry.Fetch?.Done.TrySetResult(null);
+            entry.Fetch = new Fetch(fetcherId, fetcherSilo, now);
+            return new CacheLookup();
+        }
+        return null;
+    }
+
+    private Entry EntryOf(int page)
+    {
+        if (!_pages.TryGetValue(page, out var entry))
+        {
+            _pages[page] = entry = new Entry();
+        }
+        return entry;
+    }
+
     private bool FetcherDied(Fetch fetch) => membership.CurrentSnapshot.HasDeclaredDead(fetch.Silo);
 
-    Task IResultCacheGrain.CompleteAsync(Guid fetcherId, IReadOnlyList<CachedHit> hits)
+    Task IResultCacheGrain.CompleteAsync(int page, Guid fetcherId, IReadOnlyList<CachedHit> hits)
     {
-        _hits = hits;
-        _expiresAt = time.GetUtcNow() + options.CurrentValue.Ttl;
-        if (_fetch?.FetcherId == fetcherId)
+        var entry = EntryOf(page);
+        entry.Hits = hits;
+        entry.ExpiresAt = time.GetUtcNow() + options.CurrentValue.Ttl;
+        if (entry.Fetch?.FetcherId == fetcherId)
         {
-            _fetch.Done.TrySetResult(hits);
-            _fetch = null;
+            entry.Fetch.Done.TrySetResult(hits);
+            entry.Fetch = null;
         }
         return Task.CompletedTask;
     }
 
-    Task IResultCacheGrain.AbandonAsync(Guid fetcherId)
+    Task IResultCacheGrain.AbandonAsync(int page, Guid fetcherId)
     {
-        if (_fetch?.FetcherId == fetcherId)
+        if (_pages.TryGetValue(page, out var entry) && entry.Fetch?.FetcherId == fetcherId)
         {
-            _fetch.Done.TrySetResult(null);
-            _fetch = null;
+            entry.Fetch.Done.TrySetResult(null);
+            entry.Fetch = null;
         }
         return Task.CompletedTask;
+    }
+
+    private sealed class Entry
+    {
+        public IReadOnlyList<CachedHit>? Hits;
+        public DateTimeOffset ExpiresAt;
+        public Fetch? Fetch;
     }
 
     private sealed record Fetch(Guid FetcherId, SiloAddress? Silo, DateTimeOffset StartedAt)

@@ -118,7 +118,11 @@ public sealed class QueryGrain(
         {
             var work = S.Work!;
             var pending = Enumerable.Range(1, work.Pages).Where(p => !PageMask.IsSet(S.PagesSucceeded | S.PagesFailed, p)).ToList();
-            await Task.WhenAll(pending.Select(page => RunPageAsync(work, page, cancellationToken)));
+            // One look at the cache for all the pages (one call to the query's cache activation, not one per page).
+            var fetcherId = Guid.NewGuid();
+            var cache = work.UseCache ? GrainFactory.GetGrain<IResultCacheGrain>(CacheKeys.For(work.Provider, work.Query)) : null;
+            var lookups = cache is null ? null : await LookupPagesAsync(cache, pending, fetcherId, cancellationToken);
+            await Task.WhenAll(pending.Select((page, i) => RunPageAsync(work, page, lookups is null ? null : cache, lookups?[i], fetcherId, cancellationToken)));
             if (cancellationToken.IsCancellationRequested || QueryStates.IsTerminal(S.Status))
             {
                 return;
@@ -137,18 +141,21 @@ public sealed class QueryGrain(
         }
     }
 
-    private async Task RunPageAsync(QueryWork work, int page, CancellationToken cancellationToken)
+    /// <param name="cache">The query's cache activation, or null when the page is fetched uncached.</param>
+    /// <param name="lookup">What the first look at the cache said about this page (with <paramref name="cache"/>).</param>
+    private async Task RunPageAsync(QueryWork work, int page, IResultCacheGrain? cache, CacheLookup? lookup, Guid fetcherId, CancellationToken cancellationToken)
     {
         var options = providers.GetOptions(work.Provider);
         var attempt = 0;
-        IResultCacheGrain? cache = null;
-        var fetcherId = Guid.NewGuid();
         try
         {
-            if (work.UseCache)
+            if (cache is not null)
             {
-                cache = GrainFactory.GetGrain<IResultCacheGrain>(CacheKeys.For(work.Provider, work.Query, page));
-                var lookup = await LookupAsync(cache, fetcherId, cancellationToken);
+                if (lookup is null or { InFlight: true })
+                {
+                    // Another caller fetches this page: wait for its results (or become the fetcher if it gives up).
+                    lookup = await LookupAsync(cache, page, fetcherId, cancellationToken);
+                }
                 if (lookup is null)
                 {
                     cache = null;
@@ -170,16 +177,16 @@ public sealed class QueryGrain(
 
             var result = await FetchAsync(work, page, options, () => ++attempt, cancellationToken);
             var hits = result.Hits.Select(h => new StoredHit(h.Url, h.Title, h.Snippet, h.Path, h.Line)).ToList();
-            _ = cache?.CompleteAsync(fetcherId, hits.Select(h => new CachedHit(h.Url, h.Title, h.Snippet, h.Path, h.Line)).ToList());
+            _ = cache?.CompleteAsync(page, fetcherId, hits.Select(h => new CachedHit(h.Url, h.Title, h.Snippet, h.Path, h.Line)).ToList());
             await CheckpointAsync(page, hits);
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
-            _ = cache?.AbandonAsync(fetcherId);
+            _ = cache?.AbandonAsync(page, fetcherId);
         }
         catch (Exception ex)
         {
-            _ = cache?.AbandonAsync(fetcherId);
+            _ = cache?.AbandonAsync(page, fetcherId);
             S.PagesFailed |= PageMask.Bit(page);
             S.Counters = S.Counters with { Errors = S.Counters.Errors + 1 };
             S.Error = ex switch
@@ -201,12 +208,28 @@ public sealed class QueryGrain(
         }
     }
 
-    /// <summary>The cache is an optimization: if it cannot answer, the page is fetched uncached rather than failed.</summary>
-    private async Task<CacheLookup?> LookupAsync(IResultCacheGrain cache, Guid fetcherId, CancellationToken cancellationToken)
+    /// <summary>The cache is an optimization: if it cannot answer, the pages are fetched uncached rather than failed.</summary>
+    private async Task<IReadOnlyList<CacheLookup>?> LookupPagesAsync(IResultCacheGrain cache, List<int> pages, Guid fetcherId, CancellationToken cancellationToken)
     {
         try
         {
-            return await cache.LookupAsync(fetcherId, localSilo.SiloAddress, cancellationToken);
+            // Not cancelled midway: the answer may make this query a page's fetcher, which each page then completes or
+            // abandons (a cancelled page abandons), so no other query waits on a fetch nobody makes.
+            return await cache.LookupPagesAsync(pages, fetcherId, localSilo.SiloAddress);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.CacheUnavailable(ex, this.GetPrimaryKeyString());
+            return null;
+        }
+    }
+
+    /// <summary>Waits for another caller's fetch of the page; null (fetch it uncached) if the cache cannot answer.</summary>
+    private async Task<CacheLookup?> LookupAsync(IResultCacheGrain cache, int page, Guid fetcherId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await cache.LookupAsync(page, fetcherId, localSilo.SiloAddress, cancellationToken);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {

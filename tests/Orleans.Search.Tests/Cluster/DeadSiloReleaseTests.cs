@@ -50,12 +50,12 @@ public sealed class DeadSiloReleaseTests(ITestOutputHelper output)
         var owner = Generate(() => "tester-" + Guid.NewGuid().ToString("N")[..8],
             o => OwnedBySurvivor(client.GetGrain<IRateLimiterGrain>(LimiterKeys.User(o)).GetGrainId()));
         var shared = Generate(() => TestJobs.UniqueQueries("dead-silo shared", 1)[0],
-            q => OwnedBySurvivor(client.GetGrain<IResultCacheGrain>(CacheKeys.For("web", q, 1)).GetGrainId()));
+            q => OwnedBySurvivor(client.GetGrain<IResultCacheGrain>(CacheKeys.For("web", q)).GetGrainId()));
         var other = TestJobs.UniqueQueries("dead-silo other", 1)[0];
         JobSubmission OnSurvivor(string query) => Generate(() => TestJobs.Submission([query], pages: 1, owner: owner),
             job => OwnedBySurvivor(client.GetGrain<ISearchJobGrain>(job.JobId).GetGrainId())
                 && OwnedBySurvivor(client.GetGrain<IQueryGrain>($"{job.JobId}/0").GetGrainId()));
-        var cache = client.GetGrain<IResultCacheGrain>(CacheKeys.For("web", shared, 1));
+        var cache = client.GetGrain<IResultCacheGrain>(CacheKeys.For("web", shared));
 
         // The limiters and the shared page's cache entry live on the survivor too.
         await OnSiloAsync(survivorAddress, async () =>
@@ -63,8 +63,8 @@ public sealed class DeadSiloReleaseTests(ITestOutputHelper output)
             await providerLimiter.GetSnapshotAsync();
             await client.GetGrain<IRateLimiterGrain>(LimiterKeys.User(owner)).GetSnapshotAsync();
             var setup = Guid.NewGuid();
-            await cache.LookupAsync(setup, null);
-            await cache.AbandonAsync(setup);
+            await cache.LookupAsync(1, setup, null);
+            await cache.AbandonAsync(1, setup);
         });
 
         cluster.Searxng.Options.CloseGate();
@@ -89,7 +89,7 @@ public sealed class DeadSiloReleaseTests(ITestOutputHelper output)
             .Where(g => g.GrainType.Contains(typeFragment, StringComparison.Ordinal) && g.GrainId.Key.ToString() == key)
             .Select(g => g.SiloAddress.Endpoint.Port == victim.SiloPort ? "victim" : "survivor").SingleOrDefault() ?? "nowhere";
         Assert.Equal("survivor", SiloOf("RateLimiterGrain", LimiterKeys.Provider("web")));
-        Assert.Equal("survivor", SiloOf("ResultCacheGrain", CacheKeys.For("web", shared, 1)));
+        Assert.Equal("survivor", SiloOf("ResultCacheGrain", CacheKeys.For("web", shared)));
         Assert.Equal("victim", SiloOf("QueryGrain", $"{jobA.JobId}/0"));
         Assert.Equal("survivor", SiloOf("QueryGrain", $"{jobB.JobId}/0"));
         Assert.Equal("survivor", SiloOf("QueryGrain", $"{jobC.JobId}/0"));
