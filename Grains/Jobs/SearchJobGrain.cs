@@ -163,7 +163,9 @@ public sealed class SearchJobGrain(
             _creating = false;
         }
         await IndexOrOweAsync();
-        await PublishAsync();
+        // Not awaited: the create is answered once the job is stored and indexed; its first events reach the stream in
+        // order (the outbox) and are in the stored tail already for a follower that subscribes first.
+        _ = PublishAsync();
 
         SearchMetrics.JobsStarted.Add(1);
         Advance();
