@@ -69,12 +69,9 @@ public static class SearchSiloBuilderExtensions
             // when the pulling agent lets it go): delete the row then, rather than keep an empty one per job forever.
             o.DeleteStateOnClear = true;
         }));
-        if (!cluster.IsPostgres)
-        {
-            // One SQLite file, one writer at a time: this silo's grain writes share transactions (and fsyncs), in turns
-            // with its other writes, rather than queue one commit each.
-            silo.Services.GroupCommitSqliteGrainStorageWrites(connectionString, SearchStorage.Name, SearchStorage.PubSub);
-        }
+        // This silo's grain writes share transactions (and their commit), rather than commit one each; on SQLite (one
+        // file, one writer at a time) in turns with its other writes.
+        silo.Services.GroupCommitGrainStorageWrites(cluster.IsPostgres, connectionString, SearchStorage.Name, SearchStorage.PubSub);
         // A deleted job erases its stream's registry row; the registry's activation may not know yet.
         silo.Services.DecorateGrainStorage(SearchStorage.PubSub, (_, inner) => new StreamRegistryGrainStorage(inner));
         if (!cluster.IsPostgres)

@@ -14,6 +14,9 @@ internal abstract class AdoUserJobStore(string serviceId) : IUserJobStore
 {
     private const string Columns = "job_id, status, created_at, updated_at, title, query_count";
 
+    /// <summary>The service whose rows this store reads and writes.</summary>
+    protected string ServiceId => serviceId;
+
     /// <summary>Upserts in one transaction at most this many: a huge burst is split rather than held in one long write.</summary>
     private const int MaxBatch = 500;
 
@@ -49,14 +52,24 @@ internal abstract class AdoUserJobStore(string serviceId) : IUserJobStore
 
     private async Task<string?[]> CommitAsync(IReadOnlyList<(string UserId, JobSummary Summary)> batch)
     {
-        var previous = new string?[batch.Count];
         await using var connection = await OpenAsync(CancellationToken.None);
         await using var transaction = await connection.BeginTransactionAsync();
-        for (var i = 0; i < batch.Count; i++)
-        {
-            previous[i] = await UpsertRowAsync(connection, transaction, batch[i].UserId, batch[i].Summary);
-        }
+        var previous = await UpsertRowsAsync(connection, transaction, batch);
         await transaction.CommitAsync();
+        return previous;
+    }
+
+    /// <summary>
+    /// Upserts the rows in order inside <paramref name="transaction"/>; returns the status each had (null when new). By
+    /// default one statement at a time; a database that can send them together overrides it.
+    /// </summary>
+    protected virtual async Task<string?[]> UpsertRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<(string UserId, JobSummary Summary)> rows)
+    {
+        var previous = new string?[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            previous[i] = await UpsertRowAsync(connection, transaction, rows[i].UserId, rows[i].Summary);
+        }
         return previous;
     }
 

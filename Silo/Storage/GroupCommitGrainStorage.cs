@@ -1,15 +1,17 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
+using Npgsql;
+using NpgsqlTypes;
 using Orleans.Storage;
 
 namespace Orleans.Search.Silo.Storage;
 
 /// <summary>
-/// Grain state on SQLite with the writes of all grains group-committed: the rows that grains ask to write while one
-/// transaction runs (or waits for the silo's write turn) share the next transaction and its one fsync. A burst of job
-/// creates, or the page checkpoints of many queries, then costs a few commits instead of one each, and the statement
-/// is prepared once per transaction rather than parsed per write. Each grain is still answered only once its row is
+/// Grain state with the writes of all grains group-committed: the rows that grains ask to write while one transaction
+/// runs (or waits for its turn) share the next transaction and its one commit (SQLite: one fsync, the statement prepared
+/// once; PostgreSQL: one round trip for the whole batch, one WAL flush). A burst of job creates, or the page checkpoints
+/// of many queries, then costs a few commits instead of one each. Each grain is still answered only once its row is
 /// committed, so what a grain was told is durable is durable.
 /// <para>
 /// The rows are the ADO.NET provider's own (same table, key columns, hashes, version rule and statement, read from
@@ -21,10 +23,10 @@ namespace Orleans.Search.Silo.Storage;
 internal sealed class GroupCommitGrainStorage(
     string name,
     IGrainStorage inner,
-    SqliteStateWrites writes,
+    IGrainStateWrites writes,
     IGrainStorageSerializer serializer,
     string serviceId,
-    SqliteWriteLock writeLock) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
+    SqliteWriteLock? writeLock) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
 {
     private static readonly OrleansDefaultHasher Hasher = new();
 
@@ -50,7 +52,9 @@ internal sealed class GroupCommitGrainStorage(
     }
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        writeLock.TakeTurnAsync(() => inner.ClearStateAsync(stateName, grainId, grainState));
+        writeLock is null
+            ? inner.ClearStateAsync(stateName, grainId, grainState)
+            : writeLock.TakeTurnAsync(() => inner.ClearStateAsync(stateName, grainId, grainState));
 
     public void Participate(ISiloLifecycle lifecycle) => (inner as ILifecycleParticipant<ISiloLifecycle>)?.Participate(lifecycle);
 
@@ -98,11 +102,24 @@ internal sealed class GroupCommitGrainStorage(
     }
 }
 
+/// <summary>The silo's group-committed grain-state writes to its database (shared by every grain storage on it).</summary>
+internal interface IGrainStateWrites
+{
+    /// <summary>Transactions committed so far.</summary>
+    long Commits { get; }
+
+    /// <summary>
+    /// Writes the row in the next transaction. Returns what the provider's statement returned as the new version: null
+    /// when it returned no row, empty when the row had no version, else the version.
+    /// </summary>
+    Task<string?> WriteAsync(GroupCommitGrainStorage.StateWrite write);
+}
+
 /// <summary>
-/// The silo's group-committed grain-state writes to its one SQLite database (shared by every grain storage on it), in
-/// turns on the silo's <see cref="SqliteWriteLock"/> with the other writers of the file.
+/// The silo's group-committed grain-state writes to its one SQLite database, in turns on the silo's
+/// <see cref="SqliteWriteLock"/> with the other writers of the file.
 /// </summary>
-internal sealed class SqliteStateWrites
+internal sealed class SqliteStateWrites : IGrainStateWrites
 {
     /// <summary>Rows in one transaction at most: a burst is split rather than holding the write turn for long.</summary>
     private const int MaxBatch = 256;
@@ -120,20 +137,13 @@ internal sealed class SqliteStateWrites
     /// <summary>Transactions committed so far.</summary>
     public long Commits => _commits.Commits;
 
-    /// <summary>Rows written so far.</summary>
-    public long Rows => _commits.Items;
-
-    /// <summary>
-    /// Writes the row in the next transaction. Returns what the provider's statement returned as the new version: null
-    /// when it returned no row, empty when the row had no version, else the version.
-    /// </summary>
     public Task<string?> WriteAsync(GroupCommitGrainStorage.StateWrite write) => _commits.EnqueueAsync(write);
 
     private async Task<string?[]> CommitAsync(IReadOnlyList<GroupCommitGrainStorage.StateWrite> batch)
     {
         await using var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync();
-        _writeSql ??= await ReadWriteStatementAsync(connection);
+        _writeSql ??= await WriteStatement.ReadAsync(connection);
         await using var transaction = connection.BeginTransaction();
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
@@ -169,8 +179,75 @@ internal sealed class SqliteStateWrites
         await transaction.CommitAsync();
         return results;
     }
+}
 
-    private static async Task<string> ReadWriteStatementAsync(SqliteConnection connection)
+/// <summary>
+/// The silo's group-committed grain-state writes to PostgreSQL: each transaction sends its whole batch in one round trip
+/// (the provider's statement once per row, run in order) and commits once.
+/// </summary>
+internal sealed class PostgresStateWrites : IGrainStateWrites
+{
+    /// <summary>Rows in one transaction at most.</summary>
+    private const int MaxBatch = 256;
+
+    private readonly string _connectionString;
+    private readonly GroupCommit<GroupCommitGrainStorage.StateWrite, string?> _commits;
+    private string? _writeSql;
+
+    public PostgresStateWrites(string connectionString)
+    {
+        _connectionString = connectionString;
+        _commits = new(static commit => commit(), CommitAsync, MaxBatch);
+    }
+
+    public long Commits => _commits.Commits;
+
+    public Task<string?> WriteAsync(GroupCommitGrainStorage.StateWrite write) => _commits.EnqueueAsync(write);
+
+    private async Task<string?[]> CommitAsync(IReadOnlyList<GroupCommitGrainStorage.StateWrite> rows)
+    {
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync();
+        _writeSql ??= await WriteStatement.ReadAsync(connection);
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var write in rows)
+        {
+            var command = new NpgsqlBatchCommand(_writeSql);
+            command.Parameters.Add(new NpgsqlParameter<int>("GrainIdHash", NpgsqlDbType.Integer) { TypedValue = write.GrainIdHash });
+            command.Parameters.Add(new NpgsqlParameter<long>("GrainIdN0", NpgsqlDbType.Bigint) { TypedValue = write.N0 });
+            command.Parameters.Add(new NpgsqlParameter<long>("GrainIdN1", NpgsqlDbType.Bigint) { TypedValue = write.N1 });
+            command.Parameters.Add(new NpgsqlParameter<int>("GrainTypeHash", NpgsqlDbType.Integer) { TypedValue = write.GrainTypeHash });
+            command.Parameters.Add(new NpgsqlParameter("GrainTypeString", NpgsqlDbType.Varchar) { Value = write.GrainTypeString });
+            command.Parameters.Add(new NpgsqlParameter("GrainIdExtensionString", NpgsqlDbType.Varchar) { Value = (object?)write.Extension ?? DBNull.Value });
+            command.Parameters.Add(new NpgsqlParameter("ServiceId", NpgsqlDbType.Varchar) { Value = write.ServiceId });
+            command.Parameters.Add(new NpgsqlParameter("GrainStateVersion", NpgsqlDbType.Integer) { Value = write.Version is { } v ? v : DBNull.Value });
+            command.Parameters.Add(new NpgsqlParameter("PayloadBinary", NpgsqlDbType.Bytea) { Value = write.Payload });
+            batch.BatchCommands.Add(command);
+        }
+        var results = new string?[rows.Count];
+        await using (var reader = await batch.ExecuteReaderAsync())
+        {
+            for (var i = 0; i < rows.Count; i++)
+            {
+                if (i > 0)
+                {
+                    await reader.NextResultAsync();
+                }
+                results[i] = await reader.ReadAsync()
+                    ? reader.IsDBNull(0) ? string.Empty : reader.GetInt32(0).ToString(CultureInfo.InvariantCulture)
+                    : null;
+            }
+        }
+        await transaction.CommitAsync();
+        return results;
+    }
+}
+
+/// <summary>The provider's own write statement, as the schema stored it in <c>OrleansQuery</c>.</summary>
+internal static class WriteStatement
+{
+    public static async Task<string> ReadAsync(System.Data.Common.DbConnection connection)
     {
         await using var read = connection.CreateCommand();
         read.CommandText = "SELECT QueryText FROM OrleansQuery WHERE QueryKey = 'WriteToStorageKey'";

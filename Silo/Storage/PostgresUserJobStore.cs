@@ -17,24 +17,54 @@ internal sealed class PostgresUserJobStore(string connectionString, string servi
 
     protected override DbConnection CreateConnection() => new NpgsqlConnection(connectionString);
 
-    protected override async Task<string?> UpsertRowAsync(DbConnection connection, DbTransaction transaction, string userId, JobSummary summary)
+    /// <summary>
+    /// One statement per row: every part of it sees the table as it was before, so "previous" is the status the row had
+    /// (and a later row of the same job in the batch sees the earlier one's write).
+    /// </summary>
+    private const string UpsertSql = """
+        WITH previous AS (
+            SELECT status FROM orleans_search_user_jobs WHERE service_id = @service AND user_id = @user AND job_id = @job
+        ), written AS (
+            INSERT INTO orleans_search_user_jobs AS j (service_id, user_id, job_id, created_at, updated_at, status, title, query_count)
+            VALUES (@service, @user, @job, @created, @updated, @status, @title, @queries)
+            ON CONFLICT (service_id, user_id, job_id) DO UPDATE SET
+                updated_at = EXCLUDED.updated_at, status = EXCLUDED.status, title = EXCLUDED.title, query_count = EXCLUDED.query_count
+            RETURNING 1
+        )
+        SELECT (SELECT status FROM previous), (SELECT count(*) FROM written)
+        """;
+
+    protected override async Task<string?> UpsertRowAsync(DbConnection connection, DbTransaction transaction, string userId, JobSummary summary) =>
+        (await UpsertRowsAsync(connection, transaction, [(userId, summary)]))[0];
+
+    /// <summary>All the rows in one round trip (a batch of statements, run in order), rather than one round trip each.</summary>
+    protected override async Task<string?[]> UpsertRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<(string UserId, JobSummary Summary)> rows)
     {
-        // One statement: every part of it sees the table as it was before, so "previous" is the status the row had.
-        await using var upsert = Command(connection, userId, """
-            WITH previous AS (
-                SELECT status FROM orleans_search_user_jobs WHERE service_id = @service AND user_id = @user AND job_id = @job
-            ), written AS (
-                INSERT INTO orleans_search_user_jobs AS j (service_id, user_id, job_id, created_at, updated_at, status, title, query_count)
-                VALUES (@service, @user, @job, @created, @updated, @status, @title, @queries)
-                ON CONFLICT (service_id, user_id, job_id) DO UPDATE SET
-                    updated_at = EXCLUDED.updated_at, status = EXCLUDED.status, title = EXCLUDED.title, query_count = EXCLUDED.query_count
-                RETURNING 1
-            )
-            SELECT (SELECT status FROM previous), (SELECT count(*) FROM written)
-            """, transaction);
-        AddSummary(upsert, summary);
-        await using var reader = await upsert.ExecuteReaderAsync();
-        await reader.ReadAsync();
-        return reader.IsDBNull(0) ? null : reader.GetString(0);
+        await using var batch = new NpgsqlBatch((NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
+        foreach (var (userId, summary) in rows)
+        {
+            var upsert = new NpgsqlBatchCommand(UpsertSql);
+            upsert.Parameters.AddWithValue("service", ServiceId);
+            upsert.Parameters.AddWithValue("user", userId);
+            upsert.Parameters.AddWithValue("job", summary.JobId);
+            upsert.Parameters.AddWithValue("created", summary.CreatedAt.UtcTicks);
+            upsert.Parameters.AddWithValue("updated", summary.UpdatedAt.UtcTicks);
+            upsert.Parameters.AddWithValue("status", summary.Status);
+            upsert.Parameters.AddWithValue("title", summary.Title);
+            upsert.Parameters.AddWithValue("queries", summary.QueryCount);
+            batch.BatchCommands.Add(upsert);
+        }
+        var previous = new string?[rows.Count];
+        await using var reader = await batch.ExecuteReaderAsync();
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (i > 0)
+            {
+                await reader.NextResultAsync();
+            }
+            await reader.ReadAsync();
+            previous[i] = reader.IsDBNull(0) ? null : reader.GetString(0);
+        }
+        return previous;
     }
 }

@@ -93,23 +93,31 @@ internal static class SqliteWriteServiceCollectionExtensions
 
     /// <summary>
     /// Group-commits the writes of the grain storages named <paramref name="names"/> (already registered, ADO.NET on the
-    /// SQLite database at <paramref name="connectionString"/>): all of them share one queue, whose transactions take the
-    /// silo's write turns. Reads and clears stay with the registered storages.
+    /// database at <paramref name="connectionString"/>): all of them share one queue of transactions, which on SQLite take
+    /// the silo's write turns. Reads and clears stay with the registered storages.
     /// </summary>
-    public static IServiceCollection GroupCommitSqliteGrainStorageWrites(this IServiceCollection services, string connectionString, params string[] names)
+    public static IServiceCollection GroupCommitGrainStorageWrites(this IServiceCollection services, bool postgres, string connectionString, params string[] names)
     {
-        services.TryAddSingleton<SqliteWriteLock>();
-        services.TryAddSingleton(sp => new SqliteStateWrites(connectionString, sp.GetRequiredService<SqliteWriteLock>()));
+        if (postgres)
+        {
+            services.TryAddSingleton<IGrainStateWrites>(_ => new PostgresStateWrites(connectionString));
+        }
+        else
+        {
+            services.TryAddSingleton<SqliteWriteLock>();
+            services.TryAddSingleton(sp => new SqliteStateWrites(connectionString, sp.GetRequiredService<SqliteWriteLock>()));
+            services.TryAddSingleton<IGrainStateWrites>(sp => sp.GetRequiredService<SqliteStateWrites>());
+        }
         foreach (var name in names)
         {
             services.DecorateGrainStorage(name, (sp, inner) => new GroupCommitGrainStorage(
                 name,
                 inner,
-                sp.GetRequiredService<SqliteStateWrites>(),
+                sp.GetRequiredService<IGrainStateWrites>(),
                 sp.GetRequiredService<IOptionsMonitor<AdoNetGrainStorageOptions>>().Get(name).GrainStorageSerializer
                     ?? throw new InvalidOperationException($"Grain storage '{name}' has no serializer."),
                 sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
-                sp.GetRequiredService<SqliteWriteLock>()));
+                postgres ? null : sp.GetRequiredService<SqliteWriteLock>()));
         }
         return services;
     }
