@@ -23,7 +23,7 @@ namespace Orleans.Search.Silo.Storage;
 internal sealed class GroupCommitGrainStorage(
     string name,
     IGrainStorage inner,
-    IGrainStateWrites writes,
+    GrainStateWrites writes,
     IGrainStorageSerializer serializer,
     string serviceId,
     SqliteWriteLock? writeLock) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
@@ -103,51 +103,59 @@ internal sealed class GroupCommitGrainStorage(
 }
 
 /// <summary>The silo's group-committed grain-state writes to its database (shared by every grain storage on it).</summary>
-internal interface IGrainStateWrites
+/// <param name="takeTurn">Runs one transaction when the database lets this silo write.</param>
+internal abstract class GrainStateWrites(Func<Func<Task<bool>>, Task<bool>> takeTurn)
 {
+    /// <summary>Rows in one transaction at most: a burst is split rather than holding a write turn for long.</summary>
+    private const int MaxBatch = 256;
+
+    private GroupCommit<GroupCommitGrainStorage.StateWrite, string?>? _commits;
+    private string? _writeSql;
+
+    private GroupCommit<GroupCommitGrainStorage.StateWrite, string?> Commit =>
+        LazyInitializer.EnsureInitialized(ref _commits, () => new(takeTurn, CommitAsync, MaxBatch));
+
     /// <summary>Transactions committed so far.</summary>
-    long Commits { get; }
+    public long Commits => Commit.Commits;
 
     /// <summary>
     /// Writes the row in the next transaction. Returns what the provider's statement returned as the new version: null
     /// when it returned no row, empty when the row had no version, else the version.
     /// </summary>
-    Task<string?> WriteAsync(GroupCommitGrainStorage.StateWrite write);
+    public Task<string?> WriteAsync(GroupCommitGrainStorage.StateWrite write) => Commit.EnqueueAsync(write);
+
+    /// <summary>Writes the rows, in order, in one transaction; each one's result as <see cref="WriteAsync"/> returns it.</summary>
+    protected abstract Task<string?[]> CommitAsync(IReadOnlyList<GroupCommitGrainStorage.StateWrite> rows);
+
+    /// <summary>The provider's own write statement, as the schema stored it in <c>OrleansQuery</c> (read once).</summary>
+    protected async Task<string> WriteSqlAsync(System.Data.Common.DbConnection connection)
+    {
+        if (_writeSql is null)
+        {
+            await using var read = connection.CreateCommand();
+            read.CommandText = "SELECT QueryText FROM OrleansQuery WHERE QueryKey = 'WriteToStorageKey'";
+            _writeSql = await read.ExecuteScalarAsync() as string
+                ?? throw new InvalidOperationException("OrleansQuery has no WriteToStorageKey: the storage schema was not applied.");
+        }
+        return _writeSql;
+    }
 }
 
 /// <summary>
 /// The silo's group-committed grain-state writes to its one SQLite database, in turns on the silo's
-/// <see cref="SqliteWriteLock"/> with the other writers of the file.
+/// <see cref="SqliteWriteLock"/> with the other writers of the file; the statement is prepared once per transaction.
 /// </summary>
-internal sealed class SqliteStateWrites : IGrainStateWrites
+internal sealed class SqliteStateWrites(string connectionString, SqliteWriteLock writeLock) : GrainStateWrites(writeLock.TakeTurnAsync)
 {
-    /// <summary>Rows in one transaction at most: a burst is split rather than holding the write turn for long.</summary>
-    private const int MaxBatch = 256;
-
-    private readonly string _connectionString;
-    private readonly GroupCommit<GroupCommitGrainStorage.StateWrite, string?> _commits;
-    private string? _writeSql;
-
-    public SqliteStateWrites(string connectionString, SqliteWriteLock writeLock)
+    protected override async Task<string?[]> CommitAsync(IReadOnlyList<GroupCommitGrainStorage.StateWrite> batch)
     {
-        _connectionString = connectionString;
-        _commits = new(writeLock.TakeTurnAsync, CommitAsync, MaxBatch);
-    }
-
-    /// <summary>Transactions committed so far.</summary>
-    public long Commits => _commits.Commits;
-
-    public Task<string?> WriteAsync(GroupCommitGrainStorage.StateWrite write) => _commits.EnqueueAsync(write);
-
-    private async Task<string?[]> CommitAsync(IReadOnlyList<GroupCommitGrainStorage.StateWrite> batch)
-    {
-        await using var connection = new SqliteConnection(_connectionString);
+        await using var connection = new SqliteConnection(connectionString);
         await connection.OpenAsync();
-        _writeSql ??= await WriteStatement.ReadAsync(connection);
+        var sql = await WriteSqlAsync(connection);
         await using var transaction = connection.BeginTransaction();
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = _writeSql;
+        command.CommandText = sql;
         var grainIdHash = command.Parameters.Add("@GrainIdHash", SqliteType.Integer);
         var n0 = command.Parameters.Add("@GrainIdN0", SqliteType.Integer);
         var n1 = command.Parameters.Add("@GrainIdN1", SqliteType.Integer);
@@ -185,35 +193,18 @@ internal sealed class SqliteStateWrites : IGrainStateWrites
 /// The silo's group-committed grain-state writes to PostgreSQL: each transaction sends its whole batch in one round trip
 /// (the provider's statement once per row, run in order) and commits once.
 /// </summary>
-internal sealed class PostgresStateWrites : IGrainStateWrites
+internal sealed class PostgresStateWrites(string connectionString) : GrainStateWrites(static commit => commit())
 {
-    /// <summary>Rows in one transaction at most.</summary>
-    private const int MaxBatch = 256;
-
-    private readonly string _connectionString;
-    private readonly GroupCommit<GroupCommitGrainStorage.StateWrite, string?> _commits;
-    private string? _writeSql;
-
-    public PostgresStateWrites(string connectionString)
+    protected override async Task<string?[]> CommitAsync(IReadOnlyList<GroupCommitGrainStorage.StateWrite> rows)
     {
-        _connectionString = connectionString;
-        _commits = new(static commit => commit(), CommitAsync, MaxBatch);
-    }
-
-    public long Commits => _commits.Commits;
-
-    public Task<string?> WriteAsync(GroupCommitGrainStorage.StateWrite write) => _commits.EnqueueAsync(write);
-
-    private async Task<string?[]> CommitAsync(IReadOnlyList<GroupCommitGrainStorage.StateWrite> rows)
-    {
-        await using var connection = new NpgsqlConnection(_connectionString);
+        await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
-        _writeSql ??= await WriteStatement.ReadAsync(connection);
+        var sql = await WriteSqlAsync(connection);
         await using var transaction = await connection.BeginTransactionAsync();
         await using var batch = new NpgsqlBatch(connection, transaction);
         foreach (var write in rows)
         {
-            var command = new NpgsqlBatchCommand(_writeSql);
+            var command = new NpgsqlBatchCommand(sql);
             command.Parameters.Add(new NpgsqlParameter<int>("GrainIdHash", NpgsqlDbType.Integer) { TypedValue = write.GrainIdHash });
             command.Parameters.Add(new NpgsqlParameter<long>("GrainIdN0", NpgsqlDbType.Bigint) { TypedValue = write.N0 });
             command.Parameters.Add(new NpgsqlParameter<long>("GrainIdN1", NpgsqlDbType.Bigint) { TypedValue = write.N1 });
@@ -241,17 +232,5 @@ internal sealed class PostgresStateWrites : IGrainStateWrites
         }
         await transaction.CommitAsync();
         return results;
-    }
-}
-
-/// <summary>The provider's own write statement, as the schema stored it in <c>OrleansQuery</c>.</summary>
-internal static class WriteStatement
-{
-    public static async Task<string> ReadAsync(System.Data.Common.DbConnection connection)
-    {
-        await using var read = connection.CreateCommand();
-        read.CommandText = "SELECT QueryText FROM OrleansQuery WHERE QueryKey = 'WriteToStorageKey'";
-        return await read.ExecuteScalarAsync() as string
-            ?? throw new InvalidOperationException("OrleansQuery has no WriteToStorageKey: the storage schema was not applied.");
     }
 }

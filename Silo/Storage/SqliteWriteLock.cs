@@ -100,20 +100,20 @@ internal static class SqliteWriteServiceCollectionExtensions
     {
         if (postgres)
         {
-            services.TryAddSingleton<IGrainStateWrites>(_ => new PostgresStateWrites(connectionString));
+            services.TryAddSingleton<GrainStateWrites>(_ => new PostgresStateWrites(connectionString));
         }
         else
         {
             services.TryAddSingleton<SqliteWriteLock>();
             services.TryAddSingleton(sp => new SqliteStateWrites(connectionString, sp.GetRequiredService<SqliteWriteLock>()));
-            services.TryAddSingleton<IGrainStateWrites>(sp => sp.GetRequiredService<SqliteStateWrites>());
+            services.TryAddSingleton<GrainStateWrites>(sp => sp.GetRequiredService<SqliteStateWrites>());
         }
         foreach (var name in names)
         {
             services.DecorateGrainStorage(name, (sp, inner) => new GroupCommitGrainStorage(
                 name,
                 inner,
-                sp.GetRequiredService<IGrainStateWrites>(),
+                sp.GetRequiredService<GrainStateWrites>(),
                 sp.GetRequiredService<IOptionsMonitor<AdoNetGrainStorageOptions>>().Get(name).GrainStorageSerializer
                     ?? throw new InvalidOperationException($"Grain storage '{name}' has no serializer."),
                 sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,

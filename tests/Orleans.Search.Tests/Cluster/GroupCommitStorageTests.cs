@@ -62,7 +62,7 @@ public sealed class GroupCommitStorageTests : IAsyncLifetime
     public async Task Writes_of_many_grains_that_arrive_while_the_database_is_busy_share_a_transaction(string storage)
     {
         await StartAsync(storage);
-        var writes = _gateway.Services.GetRequiredService<IGrainStateWrites>();
+        var writes = _gateway.Services.GetRequiredService<GrainStateWrites>();
         var grains = Enumerable.Range(0, 50).Select(i => GrainId.Create(TestType, $"grain-{i}")).ToList();
         var states = grains.Select((_, i) => new GrainState<Note>(new Note { Text = $"note {i}" })).ToList();
 
