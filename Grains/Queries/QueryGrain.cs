@@ -151,7 +151,7 @@ public sealed class QueryGrain(
         {
             if (cache is not null)
             {
-                if (lookup is null or { InFlight: true })
+                if (lookup is { InFlight: true })
                 {
                     // Another caller fetches this page: wait for its results (or become the fetcher if it gives up).
                     lookup = await LookupAsync(cache, page, fetcherId, cancellationToken);
