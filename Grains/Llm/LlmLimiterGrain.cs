@@ -191,6 +191,12 @@ public sealed class LlmLimiterGrain(IOptionsMonitor<LlmOptions> options, IOption
                 _queue.TryDequeue(out _);
                 continue;
             }
+            if (_leases.IsOnDeadSilo(waiter.Request.HolderSilo))
+            {
+                _queue.TryDequeue(out _);
+                waiter.Completion.TrySetCanceled();
+                continue;
+            }
             var limits = Settings;
             if (_leases.Count >= limits.MaxConcurrency)
             {

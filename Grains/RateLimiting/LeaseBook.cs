@@ -36,6 +36,12 @@ public sealed class LeaseBook<TLease>(IClusterMembershipService membership) wher
 
     public int Count => _leases.Count;
 
+    /// <summary>
+    /// Whether a caller on <paramref name="silo"/> is gone: the cluster declared its silo dead. A queued request of such a
+    /// caller is dropped rather than granted: the answer would go nowhere, and the lease would hold a slot until it expired.
+    /// </summary>
+    public bool IsOnDeadSilo(SiloAddress? silo) => membership.CurrentSnapshot.HasDeclaredDead(silo);
+
     public IEnumerable<TLease> Values => _leases.Values;
 
     public bool TryGetValue(Guid leaseId, [MaybeNullWhen(false)] out TLease lease) => _leases.TryGetValue(leaseId, out lease);

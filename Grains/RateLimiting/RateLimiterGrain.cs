@@ -151,6 +151,12 @@ public sealed class RateLimiterGrain(LimiterSettingsSource settingsSource, IClus
                 _queue.TryDequeue(out _);
                 continue;
             }
+            if (_leases.IsOnDeadSilo(waiter.Request.HolderSilo))
+            {
+                _queue.TryDequeue(out _);
+                waiter.Completion.TrySetCanceled();
+                continue;
+            }
             if (TryGrant(waiter.Request, now) is not { } grant)
             {
                 // The bucket said "now" but the token is a rounding error short: look again in a moment.

@@ -10,8 +10,8 @@ namespace Orleans.Search.Tests.Cluster;
 
 /// <summary>
 /// Two silo processes on PostgreSQL and an Orleans client in the test that chooses where grains are placed. A silo that
-/// holds the provider's only permit and the in-flight fetch of a cached page is SIGKILLed; the survivor's callers get
-/// both within seconds.
+/// holds the provider's only permit, a request queued for it and the in-flight fetch of a cached page is SIGKILLed; the
+/// survivor's callers get both within seconds.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class DeadSiloReleaseTests(ITestOutputHelper output)
@@ -74,10 +74,17 @@ public sealed class DeadSiloReleaseTests(ITestOutputHelper output)
         await Eventually.TrueAsync(() => cluster.Searxng.RequestsFor(shared, 1) == 1, "the victim's call to reach the provider");
         Assert.Equal(1, (await providerLimiter.GetSnapshotAsync()).InFlight);
 
-        // On the survivor, job C waits for the permit, and job B waits for the victim's fetch of the same page.
+        // A second job on the victim queues for the permit first: when the victim dies, that request must be dropped,
+        // not granted (the grant would go nowhere and its lease would hold the only slot until it expired).
+        var queuedOnVictim = TestJobs.UniqueQueries("dead-silo queued", 1)[0];
+        var jobA2 = TestJobs.Submission([queuedOnVictim], pages: 1, owner: owner);
+        await OnSiloAsync(victimAddress, () => client.GetGrain<ISearchJobGrain>(jobA2.JobId).SubmitAsync(jobA2));
+        await Eventually.ReturnsAsync(() => providerLimiter.GetSnapshotAsync(), s => s.Queued == 1, "the victim's second caller to queue for the permit");
+
+        // On the survivor, job C waits for the permit behind it, and job B waits for the victim's fetch of the same page.
         var jobC = OnSurvivor(other);
         await OnSiloAsync(survivorAddress, () => client.GetGrain<ISearchJobGrain>(jobC.JobId).SubmitAsync(jobC));
-        await Eventually.ReturnsAsync(() => providerLimiter.GetSnapshotAsync(), s => s.Queued == 1, "the survivor's caller to queue for the permit");
+        await Eventually.ReturnsAsync(() => providerLimiter.GetSnapshotAsync(), s => s.Queued == 2, "the survivor's caller to queue for the permit");
         var jobB = OnSurvivor(shared);
         await OnSiloAsync(survivorAddress, () => client.GetGrain<ISearchJobGrain>(jobB.JobId).SubmitAsync(jobB));
         await Eventually.ReturnsAsync(() => client.GetGrain<ISearchJobGrain>(jobB.JobId).GetStatusAsync(jobB.Owner, includeResults: false),
@@ -91,6 +98,7 @@ public sealed class DeadSiloReleaseTests(ITestOutputHelper output)
         Assert.Equal("survivor", SiloOf("RateLimiterGrain", LimiterKeys.Provider("web")));
         Assert.Equal("survivor", SiloOf("ResultCacheGrain", CacheKeys.For("web", shared)));
         Assert.Equal("victim", SiloOf("QueryGrain", $"{jobA.JobId}/0"));
+        Assert.Equal("victim", SiloOf("QueryGrain", $"{jobA2.JobId}/0"));
         Assert.Equal("survivor", SiloOf("QueryGrain", $"{jobB.JobId}/0"));
         Assert.Equal("survivor", SiloOf("QueryGrain", $"{jobC.JobId}/0"));
         Assert.Equal(1, cluster.Searxng.RequestsFor(shared, 1));
@@ -111,7 +119,7 @@ public sealed class DeadSiloReleaseTests(ITestOutputHelper output)
         Assert.InRange(fetchAt.Value - killedAt, TimeSpan.Zero, ReleaseBound);
 
         // Everything finishes (job A resumed on the survivor), and the shared page cost one more provider call, not two.
-        foreach (var job in new[] { jobA, jobB, jobC })
+        foreach (var job in new[] { jobA, jobA2, jobB, jobC })
         {
             var final = await Eventually.ReturnsAsync(() => client.GetGrain<ISearchJobGrain>(job.JobId).GetStatusAsync(job.Owner, includeResults: true),
                 s => JobStates.IsTerminal(s!.Status), $"job {job.Queries[0]} to finish", TimeSpan.FromSeconds(60));
