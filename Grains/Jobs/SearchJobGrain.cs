@@ -430,8 +430,7 @@ public sealed class SearchJobGrain(
         Advance();
         try
         {
-            _starting = StartQueriesAsync();
-            await _starting;
+            await StartQueriesOnceAsync();
         }
         catch (Exception ex)
         {
@@ -449,8 +448,24 @@ public sealed class SearchJobGrain(
         {
             return;
         }
-        _starting ??= StartQueriesAsync(resumed: true);
-        await _starting;
+        await StartQueriesOnceAsync(resumed: true);
+    }
+
+    /// <summary>
+    /// Starts the queries unless a start is already running, which the caller then joins. A start that finished
+    /// without awaiting anything (nothing to start yet, say during the expansion) is not kept as running: it already
+    /// cleared <see cref="_starting"/> before it returned, so storing it would leave a finished task there for good,
+    /// and every later start (and the stall check) would join it instead of starting the queries.
+    /// </summary>
+    private Task StartQueriesOnceAsync(bool resumed = false)
+    {
+        if (_starting is { } running)
+        {
+            return running;
+        }
+        var start = StartQueriesAsync(resumed);
+        _starting = start.IsCompleted ? null : start;
+        return start;
     }
 
     /// <summary>Starts (or, after a restart, resumes and reconciles) every unfinished query.</summary>
@@ -582,8 +597,7 @@ public sealed class SearchJobGrain(
                     Ledger.StartStage(StageNames.Search);
                     if (S.Queries.Any(q => q.Version == 0))
                     {
-                        _starting ??= StartQueriesAsync();
-                        await _starting;
+                        await StartQueriesOnceAsync();
                     }
                     if (Ledger.NextStep() == StageNames.Search)
                     {

@@ -69,6 +69,29 @@ public sealed class ResearchJobTests : IAsyncLifetime
         s => JobStates.IsTerminal(s!.Status), "the job's end", TimeSpan.FromSeconds(90)))!;
 
     [Fact]
+    public async Task A_resume_during_the_expansion_does_not_keep_the_search_from_starting()
+    {
+        var marker = $"resume-{Guid.NewGuid():N}";
+        var expansion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _llm.Options.Reply = r => r.ResponseFormat is not null ? Script(r, marker) with { Hold = expansion.Task } : Script(r, marker);
+        var submission = Research($"{marker} how do grains work");
+        var job = _cluster.Client.GetGrain<ISearchJobGrain>(submission.JobId);
+        await job.SubmitAsync(submission);
+        await Eventually.TrueAsync(() => _llm.RequestsSnapshot().Any(r => r.Messages.Any(m => m.Content.Contains(marker, StringComparison.Ordinal))),
+            "the expansion's call to be in flight");
+
+        // A sweep's poke while the expansion runs: there is nothing to start yet, and that start ends at once. It must not
+        // be taken for a start still running, which the search stage would then join instead of starting its queries.
+        Assert.True(await job.ResumeAsync());
+        expansion.SetResult();
+
+        var done = await EndAsync(job);
+        Assert.Equal(JobStates.Completed, done.Status);
+        Assert.Equal(3, done.Queries.Count);
+        Assert.All(done.Queries, q => Assert.Equal((1, 1), (_searxng.RequestsFor(q.Query, 1), _searxng.RequestsFor(q.Query, 2))));
+    }
+
+    [Fact]
     public async Task A_research_job_expands_searches_reads_and_answers_with_every_billed_token_counted_and_priced()
     {
         var marker = $"research-{Guid.NewGuid():N}";
