@@ -14,9 +14,6 @@ internal abstract class AdoUserJobStore(string serviceId) : IUserJobStore
 {
     private const string Columns = "job_id, status, created_at, updated_at, title, query_count";
 
-    /// <summary>The service whose rows this store reads and writes.</summary>
-    protected string ServiceId => serviceId;
-
     /// <summary>Upserts in one transaction at most this many: a huge burst is split rather than held in one long write.</summary>
     private const int MaxBatch = 500;
 
@@ -40,8 +37,8 @@ internal abstract class AdoUserJobStore(string serviceId) : IUserJobStore
     /// <summary>Runs a write the way this database wants writes run; by default at once.</summary>
     protected virtual Task<T> WriteAsync<T>(Func<Task<T>> write) => write();
 
-    /// <summary>Upserts one row inside <paramref name="transaction"/>; returns the status it had, or null when it is new.</summary>
-    protected abstract Task<string?> UpsertRowAsync(DbConnection connection, DbTransaction transaction, string userId, JobSummary summary);
+    /// <summary>Upserts the rows, in order, inside <paramref name="transaction"/>; returns the status each had (null when new).</summary>
+    protected abstract Task<string?[]> UpsertRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<(string UserId, JobSummary Summary)> rows);
 
     /// <summary>
     /// Queues the upsert for the next group commit. The caller's token is not passed on: the row may share a
@@ -56,20 +53,6 @@ internal abstract class AdoUserJobStore(string serviceId) : IUserJobStore
         await using var transaction = await connection.BeginTransactionAsync();
         var previous = await UpsertRowsAsync(connection, transaction, batch);
         await transaction.CommitAsync();
-        return previous;
-    }
-
-    /// <summary>
-    /// Upserts the rows in order inside <paramref name="transaction"/>; returns the status each had (null when new). By
-    /// default one statement at a time; a database that can send them together overrides it.
-    /// </summary>
-    protected virtual async Task<string?[]> UpsertRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<(string UserId, JobSummary Summary)> rows)
-    {
-        var previous = new string?[rows.Count];
-        for (var i = 0; i < rows.Count; i++)
-        {
-            previous[i] = await UpsertRowAsync(connection, transaction, rows[i].UserId, rows[i].Summary);
-        }
         return previous;
     }
 
@@ -157,22 +140,34 @@ internal abstract class AdoUserJobStore(string serviceId) : IUserJobStore
     }
 
     /// <summary>Binds the row's columns as <c>@job</c>, <c>@created</c>, <c>@updated</c>, <c>@status</c>, <c>@title</c>, <c>@queries</c>.</summary>
-    protected static void AddSummary(DbCommand command, JobSummary summary)
+    protected static void AddSummary(DbCommand command, JobSummary summary) => AddSummary(command.CreateParameter, command.Parameters, summary);
+
+    /// <summary>Binds <c>@service</c>, <c>@user</c> and the row's columns (see <see cref="AddSummary(DbCommand, JobSummary)"/>) on a command of a batch.</summary>
+    protected void BindRow(DbBatchCommand command, string userId, JobSummary summary)
     {
-        Add(command, "job", summary.JobId);
-        Add(command, "created", summary.CreatedAt.UtcTicks);
-        Add(command, "updated", summary.UpdatedAt.UtcTicks);
-        Add(command, "status", summary.Status);
-        Add(command, "title", summary.Title);
-        Add(command, "queries", summary.QueryCount);
+        Add(command.CreateParameter, command.Parameters, "service", serviceId);
+        Add(command.CreateParameter, command.Parameters, "user", userId);
+        AddSummary(command.CreateParameter, command.Parameters, summary);
     }
 
-    protected static void Add(DbCommand command, string name, object value)
+    protected static void Add(DbCommand command, string name, object value) => Add(command.CreateParameter, command.Parameters, name, value);
+
+    private static void AddSummary(Func<DbParameter> create, DbParameterCollection parameters, JobSummary summary)
     {
-        var parameter = command.CreateParameter();
+        Add(create, parameters, "job", summary.JobId);
+        Add(create, parameters, "created", summary.CreatedAt.UtcTicks);
+        Add(create, parameters, "updated", summary.UpdatedAt.UtcTicks);
+        Add(create, parameters, "status", summary.Status);
+        Add(create, parameters, "title", summary.Title);
+        Add(create, parameters, "queries", summary.QueryCount);
+    }
+
+    private static void Add(Func<DbParameter> create, DbParameterCollection parameters, string name, object value)
+    {
+        var parameter = create();
         parameter.ParameterName = name;
         parameter.Value = value;
-        command.Parameters.Add(parameter);
+        parameters.Add(parameter);
     }
 
     private static async Task<IReadOnlyList<JobSummary>> ReadSummariesAsync(DbCommand command, CancellationToken cancellationToken)

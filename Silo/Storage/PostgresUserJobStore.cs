@@ -34,9 +34,6 @@ internal sealed class PostgresUserJobStore(string connectionString, string servi
         SELECT (SELECT status FROM previous), (SELECT count(*) FROM written)
         """;
 
-    protected override async Task<string?> UpsertRowAsync(DbConnection connection, DbTransaction transaction, string userId, JobSummary summary) =>
-        (await UpsertRowsAsync(connection, transaction, [(userId, summary)]))[0];
-
     /// <summary>All the rows in one round trip (a batch of statements, run in order), rather than one round trip each.</summary>
     protected override async Task<string?[]> UpsertRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<(string UserId, JobSummary Summary)> rows)
     {
@@ -44,14 +41,7 @@ internal sealed class PostgresUserJobStore(string connectionString, string servi
         foreach (var (userId, summary) in rows)
         {
             var upsert = new NpgsqlBatchCommand(UpsertSql);
-            upsert.Parameters.AddWithValue("service", ServiceId);
-            upsert.Parameters.AddWithValue("user", userId);
-            upsert.Parameters.AddWithValue("job", summary.JobId);
-            upsert.Parameters.AddWithValue("created", summary.CreatedAt.UtcTicks);
-            upsert.Parameters.AddWithValue("updated", summary.UpdatedAt.UtcTicks);
-            upsert.Parameters.AddWithValue("status", summary.Status);
-            upsert.Parameters.AddWithValue("title", summary.Title);
-            upsert.Parameters.AddWithValue("queries", summary.QueryCount);
+            BindRow(upsert, userId, summary);
             batch.BatchCommands.Add(upsert);
         }
         var previous = new string?[rows.Count];

@@ -19,7 +19,17 @@ internal sealed class SqliteUserJobStore(string connectionString, string service
 
     protected override Task<T> WriteAsync<T>(Func<Task<T>> write) => writeLock.TakeTurnAsync(write);
 
-    protected override async Task<string?> UpsertRowAsync(DbConnection connection, DbTransaction transaction, string userId, JobSummary summary)
+    protected override async Task<string?[]> UpsertRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<(string UserId, JobSummary Summary)> rows)
+    {
+        var previous = new string?[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            previous[i] = await UpsertRowAsync(connection, transaction, rows[i].UserId, rows[i].Summary);
+        }
+        return previous;
+    }
+
+    private async Task<string?> UpsertRowAsync(DbConnection connection, DbTransaction transaction, string userId, JobSummary summary)
     {
         // The grain is this user's only writer, and the transaction holds the database's one write lock, so reading the
         // old status first cannot race another write of the row.

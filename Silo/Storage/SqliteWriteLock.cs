@@ -105,8 +105,7 @@ internal static class SqliteWriteServiceCollectionExtensions
         else
         {
             services.TryAddSingleton<SqliteWriteLock>();
-            services.TryAddSingleton(sp => new SqliteStateWrites(connectionString, sp.GetRequiredService<SqliteWriteLock>()));
-            services.TryAddSingleton<GrainStateWrites>(sp => sp.GetRequiredService<SqliteStateWrites>());
+            services.TryAddSingleton<GrainStateWrites>(sp => new SqliteStateWrites(connectionString, sp.GetRequiredService<SqliteWriteLock>()));
         }
         foreach (var name in names)
         {
