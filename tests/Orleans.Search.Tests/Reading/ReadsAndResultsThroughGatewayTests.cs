@@ -71,18 +71,7 @@ public sealed class ReadingGatewayFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (Gateway is not null)
-        {
-            await Gateway.DisposeAsync();
-        }
-        if (Searxng is not null)
-        {
-            await Searxng.DisposeAsync();
-        }
-        if (Site is not null)
-        {
-            await Site.DisposeAsync();
-        }
+        await FixtureParts.DisposeAsync(Gateway, Searxng, Site);
         Directory.Delete(_codeFolder, recursive: true);
     }
 }

@@ -46,21 +46,7 @@ public sealed class WebhookGatewayFixture : IAsyncLifetime
         Gateway = await GatewayHost.StartAsync(settings);
     }
 
-    public async Task DisposeAsync()
-    {
-        if (Gateway is not null)
-        {
-            await Gateway.DisposeAsync();
-        }
-        if (Searxng is not null)
-        {
-            await Searxng.DisposeAsync();
-        }
-        if (Receiver is not null)
-        {
-            await Receiver.DisposeAsync();
-        }
-    }
+    public Task DisposeAsync() => FixtureParts.DisposeAsync(Gateway, Searxng, Receiver);
 
     private static TestAuth.ApiKey Key(string user) => new($"webhook-test-key-{user}-5d1e", user);
 
