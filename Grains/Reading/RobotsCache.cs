@@ -26,14 +26,18 @@ public sealed partial class RobotsCache(OutboundGuard guard, IOptions<ReadOption
         var key = url.GetLeftPart(UriPartial.Authority);
         while (true)
         {
-            var entry = _entries.GetOrAdd(key, k => new Entry(FetchAsync(new Uri(new Uri(k), "/robots.txt"))));
-            if (entry.Fetch.IsCompleted && entry.Fetch.Result.ExpiresAt <= time.GetUtcNow())
+            // GetOrAdd may run its factory on several threads at once and keep one result; the fetch itself starts only
+            // through the kept entry's Lazy, so a host's readers that arrive together share a single request.
+            var entry = _entries.GetOrAdd(key, k => new Entry(new Lazy<Task<(RobotsTxt, DateTimeOffset)>>(
+                () => FetchAsync(new Uri(new Uri(k), "/robots.txt")))));
+            var fetch = entry.Fetch.Value;
+            if (fetch.IsCompleted && fetch.Result.ExpiresAt <= time.GetUtcNow())
             {
                 _entries.TryRemove(new KeyValuePair<string, Entry>(key, entry));
                 continue;
             }
             // One fetch per host, shared: a caller that gives up does not cancel it for the others.
-            var (rules, _) = await entry.Fetch.WaitAsync(cancellationToken);
+            var (rules, _) = await fetch.WaitAsync(cancellationToken);
             Prune();
             return rules;
         }
@@ -48,7 +52,7 @@ public sealed partial class RobotsCache(OutboundGuard guard, IOptions<ReadOption
         var now = time.GetUtcNow();
         foreach (var (key, entry) in _entries)
         {
-            if (entry.Fetch.IsCompleted && entry.Fetch.Result.ExpiresAt <= now)
+            if (entry.Fetch.IsValueCreated && entry.Fetch.Value.IsCompleted && entry.Fetch.Value.Result.ExpiresAt <= now)
             {
                 _entries.TryRemove(new KeyValuePair<string, Entry>(key, entry));
             }
@@ -95,7 +99,7 @@ public sealed partial class RobotsCache(OutboundGuard guard, IOptions<ReadOption
         }
     }
 
-    private sealed record Entry(Task<(RobotsTxt Rules, DateTimeOffset ExpiresAt)> Fetch);
+    private sealed record Entry(Lazy<Task<(RobotsTxt Rules, DateTimeOffset ExpiresAt)>> Fetch);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "robots.txt of {Site}: HTTP {Status}")]
     private static partial void LogFetched(ILogger logger, string site, int status);

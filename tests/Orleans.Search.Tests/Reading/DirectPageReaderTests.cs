@@ -32,6 +32,42 @@ public sealed class DirectPageReaderTests
     }
 
     [Fact]
+    public async Task Readers_of_a_host_that_arrive_together_share_one_robots_txt_request()
+    {
+        var sites = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => FakeSite.StartAsync()));
+        try
+        {
+            foreach (var site in sites)
+            {
+                site.Latency = TimeSpan.FromMilliseconds(100);
+                site.Serve("/robots.txt", FakeSitePage.Text("User-agent: *\nAllow: /\n"));
+            }
+            await using var services = ReadingServices.Create();
+            var robots = services.Get<RobotsCache>();
+
+            // Threads of their own released at one moment, so the first looks at a host's entry race each other.
+            const int perHost = 16;
+            using var start = new Barrier(sites.Length * perHost);
+            var looks = sites.SelectMany(s => Enumerable.Range(0, perHost).Select(_ => Task.Factory.StartNew(() =>
+            {
+                start.SignalAndWait(TimeSpan.FromSeconds(10));
+                return robots.GetAsync(new Uri(s.Url("/page")), CancellationToken.None);
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap())).ToList();
+            var rules = await Task.WhenAll(looks);
+
+            Assert.All(rules, r => Assert.False(r.DisallowAll));
+            Assert.All(sites, s => Assert.Equal(1, s.RequestsFor("/robots.txt")));
+        }
+        finally
+        {
+            foreach (var site in sites)
+            {
+                await site.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Robots_txt_that_fails_with_5xx_stops_reading_and_a_404_allows_all()
     {
         await using var down = await FakeSite.StartAsync();
