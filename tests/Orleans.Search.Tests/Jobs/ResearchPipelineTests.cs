@@ -130,8 +130,9 @@ public sealed class ResearchPipelineTests(ResearchGatewayFixture fixture) : ICla
             Assert.InRange(call.DurationMs, 0, 60_000);
         }
         Assert.Equal(5, debug.LlmCalls[1].Tokens.Reasoning);
-        // The answer's first token came 300 ms after its headers: the call's time includes that wait.
-        Assert.True(debug.LlmCalls[1].DurationMs >= 300, $"the answer's call took {debug.LlmCalls[1].DurationMs} ms");
+        // The answer's first token came 300 ms after its headers: the call's time includes that wait. The bound leaves
+        // room for a timer that fires a few milliseconds early (seen: 298 ms); without the wait the call takes a few ms.
+        Assert.True(debug.LlmCalls[1].DurationMs >= 250, $"the answer's call took {debug.LlmCalls[1].DurationMs} ms");
         Assert.Equal(debug.CostUsd, debug.LlmCalls.Sum(c => c.CostUsd));
     }
 
