@@ -106,6 +106,18 @@ function closeJob(view) {
   storeJobIds();
 }
 
+/** One search result as a list item; every field is text (a hostile title stays text), and only http(s) URLs link. */
+function resultItem(r) {
+  const href = safeHttpUrl(r.url ?? '');
+  const title = r.title || r.url || '(untitled)';
+  const foundBy = Array.isArray(r.queries) && r.queries.length > 0 ? `found by: ${r.queries.join(' · ')}` : `${r.query ?? ''} · page ${r.page ?? '?'} · #${r.rank ?? '?'}`;
+  return el('li', { class: 'result' },
+    href ? el('a', { class: 'result-title', href, rel: 'noopener noreferrer nofollow', target: '_blank', text: title }) : el('span', { class: 'result-title', text: title }),
+    el('span', { class: 'url', text: r.url ?? '' }),
+    r.snippet ? el('p', { class: 'snippet', text: r.snippet }) : null,
+    el('span', { class: 'hint', text: foundBy }));
+}
+
 const stepNames = {
   expand: 'Expanding the question', search: 'Searching', read: 'Reading pages', answer: 'Writing the answer',
 };
@@ -122,6 +134,8 @@ class JobView {
     this.answerDraft = '';
     this.lastAnnounced = -1;
     this.finalLoaded = false;
+    // Results as their pages complete, one per URL in the order found; the fused list replaces them at the end.
+    this.liveResults = new Map();
     this.abort = new AbortController();
     this.build();
   }
@@ -166,6 +180,11 @@ class JobView {
 
     this.resultsPanel = el('div', { id: this.id('results'), class: 'results-panel' });
     this.resultsPanel.hidden = true;
+    // Kept across renders and appended to, so a job of thousands of results does not rebuild its list per page.
+    this.draftHeading = el('h4', { text: 'Answer (being written)' });
+    this.draftText = el('p', { class: 'answer-draft' });
+    this.liveHeading = el('h4');
+    this.liveList = el('ol', { class: 'results live', 'aria-label': 'Results so far' });
 
     this.root = el('article', { class: 'job', 'data-job-id': this.jobId, 'aria-labelledby': this.id('title'), tabindex: '-1' },
       this.title,
@@ -262,7 +281,20 @@ class JobView {
     this.provider = status.provider ?? this.provider;
     this.pages = status.pages ?? this.pages;
     this.jobError = status.error ?? null;
+    if (!this.finalLoaded && Array.isArray(status.results)) {
+      this.addLiveResults(status.results);
+    }
     this.render();
+  }
+
+  addLiveResults(results) {
+    for (const r of results) {
+      const key = r && typeof r.url === 'string' ? r.url : null;
+      if (key && !this.liveResults.has(key)) {
+        this.liveResults.set(key, r);
+        this.liveList.append(resultItem(r));
+      }
+    }
   }
 
   applyEvent(type, e) {
@@ -293,6 +325,9 @@ class JobView {
         if (query) {
           query.pagesDone = Math.min(query.pagesTotal ?? Infinity, (query.pagesDone ?? 0) + 1);
           query.resultCount = (query.resultCount ?? 0) + (Number(e.resultCount) || 0);
+        }
+        if (Array.isArray(e.results) && !this.finalLoaded) {
+          this.addLiveResults(e.results);
         }
         break;
       case 'page.failed':
@@ -347,10 +382,37 @@ class JobView {
 
     this.cancelButton.disabled = terminal || this.status === 'gone';
     this.deleteButton.disabled = this.status === 'gone';
-    if (this.answerDraft && !this.finalLoaded) {
-      this.resultsPanel.hidden = false;
-      this.resultsPanel.replaceChildren(el('h4', { text: 'Answer (being written)' }), el('p', { class: 'answer-draft', text: this.answerDraft }));
+    if (!this.finalLoaded) {
+      this.renderLive();
     }
+  }
+
+  /** While the job runs: the answer as it is written (shown at once), and the results found so far (behind the button). */
+  renderLive() {
+    const parts = [];
+    if (this.answerDraft) {
+      this.draftText.textContent = this.answerDraft;
+      parts.push(this.draftHeading, this.draftText);
+      this.resultsPanel.hidden = false;
+    }
+    const count = this.liveResults.size;
+    if (count > 0) {
+      this.liveHeading.textContent = `Results so far (${count})`;
+      parts.push(this.liveHeading, this.liveList);
+    }
+    if (parts.length === 0) {
+      return;
+    }
+    if (parts.some((part, i) => this.resultsPanel.children[i] !== part) || this.resultsPanel.children.length !== parts.length) {
+      this.resultsPanel.replaceChildren(...parts);
+    }
+    this.resultsButton.disabled = false;
+    this.setResultsButton(count, ' so far');
+  }
+
+  setResultsButton(count, suffix = '') {
+    this.resultsButton.textContent = this.resultsPanel.hidden ? `Show results (${count}${suffix})` : 'Hide results';
+    this.resultsButton.setAttribute('aria-expanded', String(!this.resultsPanel.hidden));
   }
 
   renderStages() {
@@ -441,29 +503,19 @@ class JobView {
       })));
     }
     panel.push(el('h4', { text: `Results (${results.length})` }));
-    panel.push(el('ol', { class: 'results' }, ...results.map((r) => {
-      const href = safeHttpUrl(r.url ?? '');
-      const title = r.title || r.url || '(untitled)';
-      const foundBy = Array.isArray(r.queries) && r.queries.length > 0 ? `found by: ${r.queries.join(' · ')}` : `${r.query ?? ''} · page ${r.page ?? '?'} · #${r.rank ?? '?'}`;
-      return el('li', { class: 'result' },
-        href ? el('a', { class: 'result-title', href, rel: 'noopener noreferrer nofollow', target: '_blank', text: title }) : el('span', { class: 'result-title', text: title }),
-        el('span', { class: 'url', text: r.url ?? '' }),
-        r.snippet ? el('p', { class: 'snippet', text: r.snippet }) : null,
-        el('span', { class: 'hint', text: foundBy }));
-    })));
+    panel.push(el('ol', { class: 'results' }, ...results.map(resultItem)));
     this.resultsPanel.replaceChildren(...panel);
+    this.liveResults.clear();
+    this.liveList.replaceChildren();
     this.resultsButton.disabled = false;
-    this.resultsButton.textContent = this.resultsPanel.hidden ? `Show results (${results.length})` : 'Hide results';
-    this.resultsButton.setAttribute('aria-expanded', String(!this.resultsPanel.hidden));
+    this.setResultsButton(results.length);
     refreshSoon();
   }
 
   toggleResults() {
-    const show = this.resultsPanel.hidden;
-    this.resultsPanel.hidden = !show;
-    this.resultsButton.setAttribute('aria-expanded', String(show));
+    this.resultsPanel.hidden = !this.resultsPanel.hidden;
     const count = this.resultsPanel.querySelectorAll('li.result').length;
-    this.resultsButton.textContent = show ? 'Hide results' : `Show results (${count})`;
+    this.setResultsButton(count, this.finalLoaded ? '' : ' so far');
   }
 
   async cancel() {

@@ -195,6 +195,50 @@ public sealed class WebPageTests(WebPageFixture fixture)
     }
 
     [Fact]
+    public async Task A_person_reads_results_as_their_pages_complete_and_again_after_a_reload()
+    {
+        const string query = "results as they arrive";
+        // The first page goes through, the other two wait: its ten results are all there is until the test lets go.
+        var release = fixture.HoldPages(query, fromPage: 2);
+        try
+        {
+            await using var tab = await fixture.OpenAsync("live-results");
+            var page = tab.Page;
+            await page.GotoAsync("/");
+            await tab.SignInAsync(WebPageFixture.AliceKey);
+            var (card, jobId) = await tab.SearchAsync(query, pages: 3, provider: "held");
+
+            var show = card.GetByRole(AriaRole.Button, new() { Name = "Show results (10 so far)" });
+            await Expect(show).ToBeEnabledAsync();
+            await Expect(card.Locator(".status")).ToHaveTextAsync("running");
+            await show.ClickAsync();
+            var soFar = card.GetByRole(AriaRole.List, new() { Name = "Results so far" }).Locator("li.result");
+            await Expect(soFar).ToHaveCountAsync(10);
+            await Expect(soFar.First.Locator(".result-title")).ToHaveTextAsync(FakeSearxng.ResultTitle(query, 1, 1));
+            await Expect(card.GetByRole(AriaRole.Heading, new() { Name = "Results so far (10)" })).ToBeVisibleAsync();
+            await tab.ScreenshotAsync("results-so-far");
+
+            // A reload finds the same results from the job's status: the events that carried them are not replayed.
+            await page.ReloadAsync();
+            var again = page.Locator($"article.job[data-job-id='{jobId}']");
+            await Expect(again.GetByRole(AriaRole.Button, new() { Name = "Show results (10 so far)" })).ToBeEnabledAsync();
+            await Expect(again.Locator(".status")).ToHaveTextAsync("running");
+
+            release.TrySetResult();
+            await Expect(again.Locator(".status")).ToHaveTextAsync("completed");
+            await again.GetByRole(AriaRole.Button, new() { Name = "Show results (30)" }).ClickAsync();
+            await Expect(again.Locator("li.result")).ToHaveCountAsync(30);
+            await Expect(again.GetByRole(AriaRole.Heading, new() { Name = "Results (30)" })).ToBeVisibleAsync();
+            await Expect(again.GetByRole(AriaRole.List, new() { Name = "Results so far" })).ToHaveCountAsync(0);
+            Assert.Empty(tab.Problems);
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task Reloading_mid_job_reattaches_and_the_bar_never_goes_back()
     {
         const string query = "reload in the middle";
