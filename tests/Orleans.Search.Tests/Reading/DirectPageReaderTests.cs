@@ -34,37 +34,28 @@ public sealed class DirectPageReaderTests
     [Fact]
     public async Task Readers_of_a_host_that_arrive_together_share_one_robots_txt_request()
     {
-        var sites = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => FakeSite.StartAsync()));
-        try
+        await using var group = await SiteGroup.StartAsync(8);
+        var sites = group.Sites;
+        foreach (var site in sites)
         {
-            foreach (var site in sites)
-            {
-                site.Latency = TimeSpan.FromMilliseconds(100);
-                site.Serve("/robots.txt", FakeSitePage.Text("User-agent: *\nAllow: /\n"));
-            }
-            await using var services = ReadingServices.Create();
-            var robots = services.Get<RobotsCache>();
-
-            // Threads of their own released at one moment, so the first looks at a host's entry race each other.
-            const int perHost = 16;
-            using var start = new Barrier(sites.Length * perHost);
-            var looks = sites.SelectMany(s => Enumerable.Range(0, perHost).Select(_ => Task.Factory.StartNew(() =>
-            {
-                start.SignalAndWait(TimeSpan.FromSeconds(10));
-                return robots.GetAsync(new Uri(s.Url("/page")), CancellationToken.None);
-            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap())).ToList();
-            var rules = await Task.WhenAll(looks);
-
-            Assert.All(rules, r => Assert.False(r.DisallowAll));
-            Assert.All(sites, s => Assert.Equal(1, s.RequestsFor("/robots.txt")));
+            site.Latency = TimeSpan.FromMilliseconds(100);
+            site.Serve("/robots.txt", FakeSitePage.Text("User-agent: *\nAllow: /\n"));
         }
-        finally
+        await using var services = ReadingServices.Create();
+        var robots = services.Get<RobotsCache>();
+
+        // Threads of their own released at one moment, so the first looks at a host's entry race each other.
+        const int perHost = 16;
+        using var start = new Barrier(sites.Length * perHost);
+        var looks = sites.SelectMany(s => Enumerable.Range(0, perHost).Select(_ => Task.Factory.StartNew(() =>
         {
-            foreach (var site in sites)
-            {
-                await site.DisposeAsync();
-            }
-        }
+            start.SignalAndWait(TimeSpan.FromSeconds(10));
+            return robots.GetAsync(new Uri(s.Url("/page")), CancellationToken.None);
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap())).ToList();
+        var rules = await Task.WhenAll(looks);
+
+        Assert.All(rules, r => Assert.False(r.DisallowAll));
+        Assert.All(sites, s => Assert.Equal(1, s.RequestsFor("/robots.txt")));
     }
 
     [Fact]
@@ -134,40 +125,31 @@ public sealed class DirectPageReaderTests
     [Fact]
     public async Task Per_host_concurrency_is_never_exceeded_while_several_hosts_are_read_at_once()
     {
-        var sites = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => FakeSite.StartAsync()));
-        try
+        await using var group = await SiteGroup.StartAsync(4);
+        var sites = group.Sites;
+        foreach (var site in sites)
         {
-            foreach (var site in sites)
+            site.Latency = TimeSpan.FromMilliseconds(200);
+            for (var i = 0; i < 6; i++)
             {
-                site.Latency = TimeSpan.FromMilliseconds(200);
-                for (var i = 0; i < 6; i++)
-                {
-                    site.Serve($"/p{i}", FakeSitePage.Html($"<p>page {i}</p>"));
-                }
-            }
-            await using var services = ReadingServices.Create(new Dictionary<string, string?>
-            {
-                ["Read:PerHostConcurrency"] = "2",
-                ["Read:MaxConcurrency"] = "16",
-            });
-
-            var reads = await Task.WhenAll(sites.SelectMany(s => Enumerable.Range(0, 6).Select(i => ReadAsync(services, s.Url($"/p{i}")))));
-
-            Assert.All(reads, r => Assert.Equal(PageReadStatuses.Read, r.Status));
-            Assert.All(sites, s => Assert.InRange(s.MaxInFlight, 1, 2));
-            Assert.Contains(sites, s => s.MaxInFlight == 2);
-            // The hosts were read at once: at some moment more than two page requests were in flight in all.
-            var pages = sites.SelectMany(s => s.Arrivals.Where(a => a.PathAndQuery.StartsWith("/p"))).ToList();
-            var mostAtOnce = pages.Max(a => pages.Count(b => b.StartedAt <= a.StartedAt && b.EndedAt > a.StartedAt));
-            Assert.True(mostAtOnce > 2, $"at most {mostAtOnce} requests in flight across the hosts");
-        }
-        finally
-        {
-            foreach (var site in sites)
-            {
-                await site.DisposeAsync();
+                site.Serve($"/p{i}", FakeSitePage.Html($"<p>page {i}</p>"));
             }
         }
+        await using var services = ReadingServices.Create(new Dictionary<string, string?>
+        {
+            ["Read:PerHostConcurrency"] = "2",
+            ["Read:MaxConcurrency"] = "16",
+        });
+
+        var reads = await Task.WhenAll(sites.SelectMany(s => Enumerable.Range(0, 6).Select(i => ReadAsync(services, s.Url($"/p{i}")))));
+
+        Assert.All(reads, r => Assert.Equal(PageReadStatuses.Read, r.Status));
+        Assert.All(sites, s => Assert.InRange(s.MaxInFlight, 1, 2));
+        Assert.Contains(sites, s => s.MaxInFlight == 2);
+        // The hosts were read at once: at some moment more than two page requests were in flight in all.
+        var pages = sites.SelectMany(s => s.Arrivals.Where(a => a.PathAndQuery.StartsWith("/p"))).ToList();
+        var mostAtOnce = pages.Max(a => pages.Count(b => b.StartedAt <= a.StartedAt && b.EndedAt > a.StartedAt));
+        Assert.True(mostAtOnce > 2, $"at most {mostAtOnce} requests in flight across the hosts");
     }
 
     [Fact]
@@ -353,4 +335,23 @@ public sealed class DirectPageReaderTests
           <footer><p>Copyright footer 2026, all rights reserved.</p><nav><a href="/privacy">Privacy</a></nav></footer>
         </body></html>
         """;
+}
+
+/// <summary>Several fake sites (each its own host), disposed together.</summary>
+internal sealed class SiteGroup : IAsyncDisposable
+{
+    private SiteGroup(FakeSite[] sites) => Sites = sites;
+
+    public FakeSite[] Sites { get; }
+
+    public static async Task<SiteGroup> StartAsync(int count) =>
+        new(await Task.WhenAll(Enumerable.Range(0, count).Select(_ => FakeSite.StartAsync())));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var site in Sites)
+        {
+            await site.DisposeAsync();
+        }
+    }
 }
