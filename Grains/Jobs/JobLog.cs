@@ -12,6 +12,12 @@ internal static partial class JobLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: checking on stalled queries failed; trying again later")]
     public static partial void StallCheckFailed(this ILogger logger, Exception exception, string jobId);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: nothing changed for {Period} at step {Step} ({Unfinished} queries unfinished, driver running: {Driving}); asking its queries")]
+    public static partial void StallDetected(this ILogger logger, string jobId, TimeSpan period, string? step, int unfinished, bool driving);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: after the stall check, step {Step} with {Unfinished} queries unfinished")]
+    public static partial void StallChecked(this ILogger logger, string jobId, string? step, int unfinished);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId}: starting query {Index} failed; the lifecycle reminder retries")]
     public static partial void QueryStartFailed(this ILogger logger, Exception exception, string jobId, int index);
 

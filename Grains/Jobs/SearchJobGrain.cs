@@ -426,17 +426,31 @@ public sealed class SearchJobGrain(
             return;
         }
         _lastChangeTimestamp = time.GetTimestamp();
+        // A stage on an LLM or the reader may run for minutes with no report; a search, or a driver that stopped, may
+        // not: something was lost (a report, a silo), so say so.
+        var step = Ledger.NextStep();
+        var stalled = step == StageNames.Search || !_driving;
+        if (stalled)
+        {
+            logger.StallDetected(JobId, StallCheckPeriod, step, UnfinishedQueries(), _driving);
+        }
         // A driver that stopped on an error (a write during an outage) is picked up again here.
         Advance();
         try
         {
             await StartQueriesOnceAsync();
+            if (stalled)
+            {
+                logger.StallChecked(JobId, Ledger.NextStep(), UnfinishedQueries());
+            }
         }
         catch (Exception ex)
         {
             logger.StallCheckFailed(ex, JobId);
         }
     }
+
+    private int UnfinishedQueries() => S.Queries.Count(q => !QueryStates.IsTerminal(q.Status));
 
     /// <summary>
     /// Restarts an unfinished job's queries. Never calls back into the active-job shard: the shard may be the caller (its

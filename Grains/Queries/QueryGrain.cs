@@ -24,8 +24,7 @@ public sealed class QueryGrain(
     private readonly StateWriteGate<QueryState> _writes = new(state, logger, time);
     private CancellationTokenSource? _run;
     private Task? _runTask;
-    private Task? _reporter;
-    private bool _reportPending;
+    private CoalescedReports? _reports;
 
     /// <summary>Pages whose results a delivered report carried (this activation only: after a restart the job may lack them).</summary>
     private int _pagesDelivered;
@@ -46,7 +45,9 @@ public sealed class QueryGrain(
         if (!QueryStates.IsTerminal(S.Status) && _runTask is null)
         {
             _run = new CancellationTokenSource();
-            _runTask = RunAsync(_run.Token);
+            var run = RunAsync(_run.Token);
+            // A run whose awaits all completed synchronously has ended (and cleared _runTask) already: keep only a running one.
+            _runTask = run.IsCompleted ? null : run;
         }
         return Task.FromResult(BuildReport());
     }
@@ -342,36 +343,28 @@ public sealed class QueryGrain(
         }
     }
 
-    private void RequestReport()
-    {
-        _reportPending = true;
-        _reporter ??= ReportLoopAsync();
-    }
+    private void RequestReport() => (_reports ??= new CoalescedReports(SendReportAsync)).Request();
 
-    /// <summary>Sends the newest summary until nothing new is left; reports coalesce while one is in flight.</summary>
-    private async Task ReportLoopAsync()
+    /// <summary>Sends the newest summary, retrying while the job cannot take it.</summary>
+    private async Task SendReportAsync()
     {
         try
         {
             var job = GrainFactory.GetGrain<ISearchJobGrain>(S.Work!.JobId);
-            while (_reportPending)
+            var (report, carried) = BuildReportWithNewResults();
+            for (var attempt = 1; ; attempt++)
             {
-                _reportPending = false;
-                var (report, carried) = BuildReportWithNewResults();
-                for (var attempt = 1; ; attempt++)
+                try
                 {
-                    try
-                    {
-                        await job.ReportQueryAsync(report);
-                        _pagesDelivered |= carried;
-                        break;
-                    }
-                    catch (Exception ex) when (attempt < 30)
-                    {
-                        // The job may be busy riding out a storage outage; keep trying for a few minutes.
-                        logger.ReportRetrying(ex, this.GetPrimaryKeyString(), attempt);
-                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(10_000, 200 * attempt * attempt)), time);
-                    }
+                    await job.ReportQueryAsync(report);
+                    _pagesDelivered |= carried;
+                    return;
+                }
+                catch (Exception ex) when (attempt < 30)
+                {
+                    // The job may be busy riding out a storage outage; keep trying for a few minutes.
+                    logger.ReportRetrying(ex, this.GetPrimaryKeyString(), attempt);
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(10_000, 200 * attempt * attempt)), time);
                 }
             }
         }
@@ -379,10 +372,6 @@ public sealed class QueryGrain(
         {
             // The job reconciles from this grain when it resumes.
             logger.ReportFailed(ex, this.GetPrimaryKeyString());
-        }
-        finally
-        {
-            _reporter = null;
         }
     }
 
