@@ -95,12 +95,12 @@ public sealed class WebPageFixture : IAsyncLifetime
         Assertions.SetDefaultExpectTimeout(60_000);
     }
 
-    /// <summary>Holds pages from <paramref name="fromPage"/> on of <paramref name="query"/> in flight until the returned source is completed.</summary>
-    public TaskCompletionSource HoldPages(string query, int fromPage)
+    /// <summary>Holds pages from <paramref name="fromPage"/> on of <paramref name="query"/> in flight until the hold is released (or disposed).</summary>
+    public PageHold HoldPages(string query, int fromPage)
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _holds[query] = (fromPage, release);
-        return release;
+        return new PageHold(release);
     }
 
     /// <summary>A fresh browser context (its own sessionStorage) and page, watched for dialogs, page errors and CSP refusals.</summary>
@@ -114,6 +114,15 @@ public sealed class WebPageFixture : IAsyncLifetime
         var page = await context.NewPageAsync();
         var session = new BrowserSession(context, page, ScreenshotFolder, testName);
         await page.AddInitScriptAsync(BrowserSession.ProgressRecorder);
+        return session;
+    }
+
+    /// <summary>A fresh session on the page, signed in as Alice.</summary>
+    public async Task<BrowserSession> OpenSignedInAsync(string testName, int width = 1280, int height = 900)
+    {
+        var session = await OpenAsync(testName, width, height);
+        await session.Page.GotoAsync("/");
+        await session.SignInAsync(AliceKey);
         return session;
     }
 
@@ -248,4 +257,12 @@ public sealed class BrowserSession : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await Context.DisposeAsync();
+}
+
+/// <summary>Pages held in flight by the fake provider; released on <see cref="Release"/> or at the end of the test.</summary>
+public sealed class PageHold(TaskCompletionSource release) : IDisposable
+{
+    public void Release() => release.TrySetResult();
+
+    public void Dispose() => Release();
 }

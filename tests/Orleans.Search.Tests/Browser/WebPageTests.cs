@@ -83,10 +83,8 @@ public sealed class WebPageTests(WebPageFixture fixture)
     [Fact]
     public async Task A_person_opens_results_and_reads_the_answer_with_its_citations()
     {
-        await using var tab = await fixture.OpenAsync("answer");
+        await using var tab = await fixture.OpenSignedInAsync("answer");
         var page = tab.Page;
-        await page.GotoAsync("/");
-        await tab.SignInAsync(WebPageFixture.AliceKey);
         await page.Locator("#research > summary").ClickAsync();
         await page.GetByRole(AriaRole.Combobox, new() { Name = "Mode", Exact = true }).SelectOptionAsync("research");
         const string question = "how does orleans place grains";
@@ -146,52 +144,43 @@ public sealed class WebPageTests(WebPageFixture fixture)
     public async Task A_person_cancels_a_second_job_while_it_runs()
     {
         const string query = "cancel this long search";
-        var release = fixture.HoldPages(query, fromPage: 1);
-        try
-        {
-            await using var tab = await fixture.OpenAsync("cancel");
-            var page = tab.Page;
-            await page.GotoAsync("/");
-            await tab.SignInAsync(WebPageFixture.AliceKey);
-            var (first, _) = await tab.SearchAsync("a first quick search");
-            await Expect(first.GetByRole(AriaRole.Progressbar, new() { Name = "Job progress" })).ToHaveAttributeAsync("aria-valuenow", "100");
+        using var hold = fixture.HoldPages(query, fromPage: 1);
+        await using var tab = await fixture.OpenSignedInAsync("cancel");
+        var page = tab.Page;
+        var (first, _) = await tab.SearchAsync("a first quick search");
+        await Expect(first.GetByRole(AriaRole.Progressbar, new() { Name = "Job progress" })).ToHaveAttributeAsync("aria-valuenow", "100");
 
-            var (card, jobId) = await tab.SearchAsync(query, pages: 2, provider: "held");
-            await Expect(card.Locator(".status")).ToHaveTextAsync("running");
-            await tab.ScreenshotAsync("running");
+        var (card, jobId) = await tab.SearchAsync(query, pages: 2, provider: "held");
+        await Expect(card.Locator(".status")).ToHaveTextAsync("running");
+        await tab.ScreenshotAsync("running");
 
-            var cancel = card.GetByRole(AriaRole.Button, new() { Name = "Cancel" });
-            await cancel.FocusAsync();
-            await page.Keyboard.PressAsync("Enter");
-            await Expect(card.Locator(".status")).ToHaveTextAsync("cancelled");
-            await Expect(cancel).ToBeDisabledAsync();
-            await Expect(card.GetByRole(AriaRole.Button, new() { Name = "Show results" })).ToBeEnabledAsync();
-            await tab.ScreenshotAsync("cancelled");
+        var cancel = card.GetByRole(AriaRole.Button, new() { Name = "Cancel" });
+        await cancel.FocusAsync();
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(card.Locator(".status")).ToHaveTextAsync("cancelled");
+        await Expect(cancel).ToBeDisabledAsync();
+        await Expect(card.GetByRole(AriaRole.Button, new() { Name = "Show results" })).ToBeEnabledAsync();
+        await tab.ScreenshotAsync("cancelled");
 
-            using var status = JsonDocument.Parse(await fixture.Alice.GetStringAsync($"/api/search-jobs/{jobId}"));
-            Assert.Equal("cancelled", status.RootElement.GetProperty("status").GetString());
-            // The first job was left alone.
-            await Expect(first.Locator(".status")).ToHaveTextAsync("completed");
+        using var status = JsonDocument.Parse(await fixture.Alice.GetStringAsync($"/api/search-jobs/{jobId}"));
+        Assert.Equal("cancelled", status.RootElement.GetProperty("status").GetString());
+        // The first job was left alone.
+        await Expect(first.Locator(".status")).ToHaveTextAsync("completed");
 
-            // Delete asks first; a gateway without DELETE (405) says so and keeps the card, one with it removes the job.
-            var confirm = card.GetByRole(AriaRole.Group, new() { Name = "Confirm delete" });
-            await Expect(confirm).ToBeHiddenAsync();
-            await card.GetByRole(AriaRole.Button, new() { Name = "Delete" }).ClickAsync();
-            await Expect(confirm).ToBeVisibleAsync();
-            await confirm.GetByRole(AriaRole.Button, new() { Name = "Yes, delete" }).ClickAsync();
-            await Eventually.ReturnsAsync(async () => await card.CountAsync() == 0
-                    || (await card.Locator(".error").AllTextContentsAsync()).Any(t => t.Contains("cannot delete", StringComparison.Ordinal)),
-                done => done, "the job to be deleted, or the page to say this gateway cannot delete");
-            using var afterDelete = await fixture.Alice.GetAsync($"/api/search-jobs/{jobId}");
-            var cardGone = await card.CountAsync() == 0;
-            Assert.Equal(cardGone ? HttpStatusCode.NotFound : HttpStatusCode.OK, afterDelete.StatusCode);
-            await tab.ScreenshotAsync("delete");
-            Assert.Empty(tab.Problems);
-        }
-        finally
-        {
-            release.TrySetResult();
-        }
+        // Delete asks first; a gateway without DELETE (405) says so and keeps the card, one with it removes the job.
+        var confirm = card.GetByRole(AriaRole.Group, new() { Name = "Confirm delete" });
+        await Expect(confirm).ToBeHiddenAsync();
+        await card.GetByRole(AriaRole.Button, new() { Name = "Delete" }).ClickAsync();
+        await Expect(confirm).ToBeVisibleAsync();
+        await confirm.GetByRole(AriaRole.Button, new() { Name = "Yes, delete" }).ClickAsync();
+        await Eventually.ReturnsAsync(async () => await card.CountAsync() == 0
+                || (await card.Locator(".error").AllTextContentsAsync()).Any(t => t.Contains("cannot delete", StringComparison.Ordinal)),
+            done => done, "the job to be deleted, or the page to say this gateway cannot delete");
+        using var afterDelete = await fixture.Alice.GetAsync($"/api/search-jobs/{jobId}");
+        var cardGone = await card.CountAsync() == 0;
+        Assert.Equal(cardGone ? HttpStatusCode.NotFound : HttpStatusCode.OK, afterDelete.StatusCode);
+        await tab.ScreenshotAsync("delete");
+        Assert.Empty(tab.Problems);
     }
 
     [Fact]
@@ -199,43 +188,34 @@ public sealed class WebPageTests(WebPageFixture fixture)
     {
         const string query = "results as they arrive";
         // The first page goes through, the other two wait: its ten results are all there is until the test lets go.
-        var release = fixture.HoldPages(query, fromPage: 2);
-        try
-        {
-            await using var tab = await fixture.OpenAsync("live-results");
-            var page = tab.Page;
-            await page.GotoAsync("/");
-            await tab.SignInAsync(WebPageFixture.AliceKey);
-            var (card, jobId) = await tab.SearchAsync(query, pages: 3, provider: "held");
+        using var hold = fixture.HoldPages(query, fromPage: 2);
+        await using var tab = await fixture.OpenSignedInAsync("live-results");
+        var page = tab.Page;
+        var (card, jobId) = await tab.SearchAsync(query, pages: 3, provider: "held");
 
-            var show = card.GetByRole(AriaRole.Button, new() { Name = "Show results (10 so far)" });
-            await Expect(show).ToBeEnabledAsync();
-            await Expect(card.Locator(".status")).ToHaveTextAsync("running");
-            await show.ClickAsync();
-            var soFar = card.GetByRole(AriaRole.List, new() { Name = "Results so far" }).Locator("li.result");
-            await Expect(soFar).ToHaveCountAsync(10);
-            await Expect(soFar.First.Locator(".result-title")).ToHaveTextAsync(FakeSearxng.ResultTitle(query, 1, 1));
-            await Expect(card.GetByRole(AriaRole.Heading, new() { Name = "Results so far (10)" })).ToBeVisibleAsync();
-            await tab.ScreenshotAsync("results-so-far");
+        var show = card.GetByRole(AriaRole.Button, new() { Name = "Show results (10 so far)" });
+        await Expect(show).ToBeEnabledAsync();
+        await Expect(card.Locator(".status")).ToHaveTextAsync("running");
+        await show.ClickAsync();
+        var soFar = card.GetByRole(AriaRole.List, new() { Name = "Results so far" }).Locator("li.result");
+        await Expect(soFar).ToHaveCountAsync(10);
+        await Expect(soFar.First.Locator(".result-title")).ToHaveTextAsync(FakeSearxng.ResultTitle(query, 1, 1));
+        await Expect(card.GetByRole(AriaRole.Heading, new() { Name = "Results so far (10)" })).ToBeVisibleAsync();
+        await tab.ScreenshotAsync("results-so-far");
 
-            // A reload finds the same results from the job's status: the events that carried them are not replayed.
-            await page.ReloadAsync();
-            var again = page.Locator($"article.job[data-job-id='{jobId}']");
-            await Expect(again.GetByRole(AriaRole.Button, new() { Name = "Show results (10 so far)" })).ToBeEnabledAsync();
-            await Expect(again.Locator(".status")).ToHaveTextAsync("running");
+        // A reload finds the same results from the job's status: the events that carried them are not replayed.
+        await page.ReloadAsync();
+        var again = page.Locator($"article.job[data-job-id='{jobId}']");
+        await Expect(again.GetByRole(AriaRole.Button, new() { Name = "Show results (10 so far)" })).ToBeEnabledAsync();
+        await Expect(again.Locator(".status")).ToHaveTextAsync("running");
 
-            release.TrySetResult();
-            await Expect(again.Locator(".status")).ToHaveTextAsync("completed");
-            await again.GetByRole(AriaRole.Button, new() { Name = "Show results (30)" }).ClickAsync();
-            await Expect(again.Locator("li.result")).ToHaveCountAsync(30);
-            await Expect(again.GetByRole(AriaRole.Heading, new() { Name = "Results (30)" })).ToBeVisibleAsync();
-            await Expect(again.GetByRole(AriaRole.List, new() { Name = "Results so far" })).ToHaveCountAsync(0);
-            Assert.Empty(tab.Problems);
-        }
-        finally
-        {
-            release.TrySetResult();
-        }
+        hold.Release();
+        await Expect(again.Locator(".status")).ToHaveTextAsync("completed");
+        await again.GetByRole(AriaRole.Button, new() { Name = "Show results (30)" }).ClickAsync();
+        await Expect(again.Locator("li.result")).ToHaveCountAsync(30);
+        await Expect(again.GetByRole(AriaRole.Heading, new() { Name = "Results (30)" })).ToBeVisibleAsync();
+        await Expect(again.GetByRole(AriaRole.List, new() { Name = "Results so far" })).ToHaveCountAsync(0);
+        Assert.Empty(tab.Problems);
     }
 
     [Fact]
@@ -243,90 +223,71 @@ public sealed class WebPageTests(WebPageFixture fixture)
     {
         const string query = "reload in the middle";
         // Two of four pages go through, two wait: the job stands at 50 % until the test lets them go.
-        var release = fixture.HoldPages(query, fromPage: 3);
-        try
-        {
-            await using var tab = await fixture.OpenAsync("reload");
-            var page = tab.Page;
-            await page.GotoAsync("/");
-            await tab.SignInAsync(WebPageFixture.AliceKey);
-            var (card, jobId) = await tab.SearchAsync(query, pages: 4, provider: "held");
-            var bar = card.GetByRole(AriaRole.Progressbar, new() { Name = "Job progress" });
-            await Expect(bar).ToHaveAttributeAsync("aria-valuenow", "50");
-            await tab.ScreenshotAsync("before-reload");
-            var before = await tab.ProgressSeenAsync(jobId);
-            AssertNeverGoesBack(before);
+        using var hold = fixture.HoldPages(query, fromPage: 3);
+        await using var tab = await fixture.OpenSignedInAsync("reload");
+        var page = tab.Page;
+        var (card, jobId) = await tab.SearchAsync(query, pages: 4, provider: "held");
+        var bar = card.GetByRole(AriaRole.Progressbar, new() { Name = "Job progress" });
+        await Expect(bar).ToHaveAttributeAsync("aria-valuenow", "50");
+        await tab.ScreenshotAsync("before-reload");
+        var before = await tab.ProgressSeenAsync(jobId);
+        AssertNeverGoesBack(before);
 
-            await page.ReloadAsync();
-            // Signed in still (the key is in this tab's sessionStorage), and the same job is back where it was.
-            var again = page.Locator($"article.job[data-job-id='{jobId}']");
-            await Expect(again).ToHaveCountAsync(1);
-            var againBar = again.GetByRole(AriaRole.Progressbar, new() { Name = "Job progress" });
-            await Expect(againBar).ToHaveAttributeAsync("aria-valuenow", "50");
-            await Expect(again.Locator(".status")).ToHaveTextAsync("running");
-            await tab.ScreenshotAsync("after-reload");
+        await page.ReloadAsync();
+        // Signed in still (the key is in this tab's sessionStorage), and the same job is back where it was.
+        var again = page.Locator($"article.job[data-job-id='{jobId}']");
+        await Expect(again).ToHaveCountAsync(1);
+        var againBar = again.GetByRole(AriaRole.Progressbar, new() { Name = "Job progress" });
+        await Expect(againBar).ToHaveAttributeAsync("aria-valuenow", "50");
+        await Expect(again.Locator(".status")).ToHaveTextAsync("running");
+        await tab.ScreenshotAsync("after-reload");
 
-            // Streams end every 2.4 s here: wait until the page has resumed with Last-Event-ID, then let the job finish.
-            await Eventually.TrueAsync(() => tab.Requests.Any(r => r.Url.Contains($"/api/search-jobs/{jobId}/events", StringComparison.Ordinal)
-                && r.Headers.ContainsKey("last-event-id")), "the page to resume the event stream with Last-Event-ID");
-            release.TrySetResult();
-            await Expect(againBar).ToHaveAttributeAsync("aria-valuenow", "100");
-            await Expect(again.Locator(".status")).ToHaveTextAsync("completed");
-            await tab.ScreenshotAsync("finished-after-reload");
+        // Streams end every 2.4 s here: wait until the page has resumed with Last-Event-ID, then let the job finish.
+        await Eventually.TrueAsync(() => tab.Requests.Any(r => r.Url.Contains($"/api/search-jobs/{jobId}/events", StringComparison.Ordinal)
+            && r.Headers.ContainsKey("last-event-id")), "the page to resume the event stream with Last-Event-ID");
+        hold.Release();
+        await Expect(againBar).ToHaveAttributeAsync("aria-valuenow", "100");
+        await Expect(again.Locator(".status")).ToHaveTextAsync("completed");
+        await tab.ScreenshotAsync("finished-after-reload");
 
-            var after = await tab.ProgressSeenAsync(jobId);
-            Assert.NotEmpty(after);
-            Assert.True(after[0] >= before[^1], $"After the reload the bar started at {after[0]}, below the {before[^1]} it showed before.");
-            AssertNeverGoesBack(after);
-            Assert.Empty(tab.Problems);
-        }
-        finally
-        {
-            release.TrySetResult();
-        }
+        var after = await tab.ProgressSeenAsync(jobId);
+        Assert.NotEmpty(after);
+        Assert.True(after[0] >= before[^1], $"After the reload the bar started at {after[0]}, below the {before[^1]} it showed before.");
+        AssertNeverGoesBack(after);
+        Assert.Empty(tab.Problems);
     }
 
     [Fact]
     public async Task A_dropped_connection_resumes_from_the_last_event_without_a_jump_back()
     {
         const string query = "offline for a while";
-        var release = fixture.HoldPages(query, fromPage: 2);
-        try
-        {
-            await using var tab = await fixture.OpenAsync("offline");
-            var page = tab.Page;
-            await page.GotoAsync("/");
-            await tab.SignInAsync(WebPageFixture.AliceKey);
-            var (card, jobId) = await tab.SearchAsync(query, pages: 2, provider: "held");
-            var bar = card.GetByRole(AriaRole.Progressbar, new() { Name = "Job progress" });
-            await Expect(bar).ToHaveAttributeAsync("aria-valuenow", "50");
+        using var hold = fixture.HoldPages(query, fromPage: 2);
+        await using var tab = await fixture.OpenSignedInAsync("offline");
+        var (card, jobId) = await tab.SearchAsync(query, pages: 2, provider: "held");
+        var bar = card.GetByRole(AriaRole.Progressbar, new() { Name = "Job progress" });
+        await Expect(bar).ToHaveAttributeAsync("aria-valuenow", "50");
 
-            // The network goes away: the stream ends (streams here last 2.4 s) and reconnects fail until it is back.
-            await tab.Context.SetOfflineAsync(true);
-            await Expect(card.Locator(".connection")).ToContainTextAsync("reconnecting");
-            await tab.ScreenshotAsync("offline");
-            release.TrySetResult();
-            using (var finished = JsonDocument.Parse(await Eventually.ReturnsAsync(() => fixture.Alice.GetStringAsync($"/api/search-jobs/{jobId}"),
-                body => JsonDocument.Parse(body).RootElement.GetProperty("status").GetString() == "completed", "the job to complete while the page is offline")))
-            {
-                Assert.Equal(100, finished.RootElement.GetProperty("progress").GetDouble());
-            }
-            await tab.Context.SetOfflineAsync(false);
-
-            await Expect(bar).ToHaveAttributeAsync("aria-valuenow", "100");
-            await Expect(card.Locator(".status")).ToHaveTextAsync("completed");
-            await Expect(card.Locator(".connection")).ToBeHiddenAsync();
-            await tab.ScreenshotAsync("back-online");
-            var seen = await tab.ProgressSeenAsync(jobId);
-            AssertNeverGoesBack(seen);
-            Assert.Equal(100, seen[^1]);
-            Assert.Contains(tab.Requests, r => r.Url.Contains($"/api/search-jobs/{jobId}/events", StringComparison.Ordinal) && r.Headers.ContainsKey("last-event-id"));
-            Assert.Empty(tab.Problems);
-        }
-        finally
+        // The network goes away: the stream ends (streams here last 2.4 s) and reconnects fail until it is back.
+        await tab.Context.SetOfflineAsync(true);
+        await Expect(card.Locator(".connection")).ToContainTextAsync("reconnecting");
+        await tab.ScreenshotAsync("offline");
+        hold.Release();
+        using (var finished = JsonDocument.Parse(await Eventually.ReturnsAsync(() => fixture.Alice.GetStringAsync($"/api/search-jobs/{jobId}"),
+            body => JsonDocument.Parse(body).RootElement.GetProperty("status").GetString() == "completed", "the job to complete while the page is offline")))
         {
-            release.TrySetResult();
+            Assert.Equal(100, finished.RootElement.GetProperty("progress").GetDouble());
         }
+        await tab.Context.SetOfflineAsync(false);
+
+        await Expect(bar).ToHaveAttributeAsync("aria-valuenow", "100");
+        await Expect(card.Locator(".status")).ToHaveTextAsync("completed");
+        await Expect(card.Locator(".connection")).ToBeHiddenAsync();
+        await tab.ScreenshotAsync("back-online");
+        var seen = await tab.ProgressSeenAsync(jobId);
+        AssertNeverGoesBack(seen);
+        Assert.Equal(100, seen[^1]);
+        Assert.Contains(tab.Requests, r => r.Url.Contains($"/api/search-jobs/{jobId}/events", StringComparison.Ordinal) && r.Headers.ContainsKey("last-event-id"));
+        Assert.Empty(tab.Problems);
     }
 
     [Fact]
@@ -376,10 +337,8 @@ public sealed class WebPageTests(WebPageFixture fixture)
     [Fact]
     public async Task A_hostile_result_title_is_shown_as_text()
     {
-        await using var tab = await fixture.OpenAsync("hostile");
+        await using var tab = await fixture.OpenSignedInAsync("hostile");
         var page = tab.Page;
-        await page.GotoAsync("/");
-        await tab.SignInAsync(WebPageFixture.AliceKey);
         var (card, _) = await tab.SearchAsync($"{WebPageFixture.HostileMarker} titles");
         await Expect(card.GetByRole(AriaRole.Progressbar, new() { Name = "Job progress" })).ToHaveAttributeAsync("aria-valuenow", "100");
         await card.GetByRole(AriaRole.Button, new() { Name = "Show results" }).ClickAsync();

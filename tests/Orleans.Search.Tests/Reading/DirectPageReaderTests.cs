@@ -34,11 +34,10 @@ public sealed class DirectPageReaderTests
     [Fact]
     public async Task Readers_of_a_host_that_arrive_together_share_one_robots_txt_request()
     {
-        await using var group = await SiteGroup.StartAsync(8);
+        await using var group = await SiteGroup.StartAsync(8, latency: TimeSpan.FromMilliseconds(100));
         var sites = group.Sites;
         foreach (var site in sites)
         {
-            site.Latency = TimeSpan.FromMilliseconds(100);
             site.Serve("/robots.txt", FakeSitePage.Text("User-agent: *\nAllow: /\n"));
         }
         await using var services = ReadingServices.Create();
@@ -125,11 +124,10 @@ public sealed class DirectPageReaderTests
     [Fact]
     public async Task Per_host_concurrency_is_never_exceeded_while_several_hosts_are_read_at_once()
     {
-        await using var group = await SiteGroup.StartAsync(4);
+        await using var group = await SiteGroup.StartAsync(4, latency: TimeSpan.FromMilliseconds(200));
         var sites = group.Sites;
         foreach (var site in sites)
         {
-            site.Latency = TimeSpan.FromMilliseconds(200);
             for (var i = 0; i < 6; i++)
             {
                 site.Serve($"/p{i}", FakeSitePage.Html($"<p>page {i}</p>"));
@@ -337,15 +335,22 @@ public sealed class DirectPageReaderTests
         """;
 }
 
-/// <summary>Several fake sites (each its own host), disposed together.</summary>
+/// <summary>Several fake sites (each its own host) that answer after the same latency, disposed together.</summary>
 internal sealed class SiteGroup : IAsyncDisposable
 {
     private SiteGroup(FakeSite[] sites) => Sites = sites;
 
     public FakeSite[] Sites { get; }
 
-    public static async Task<SiteGroup> StartAsync(int count) =>
-        new(await Task.WhenAll(Enumerable.Range(0, count).Select(_ => FakeSite.StartAsync())));
+    public static async Task<SiteGroup> StartAsync(int count, TimeSpan latency)
+    {
+        var sites = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => FakeSite.StartAsync()));
+        foreach (var site in sites)
+        {
+            site.Latency = latency;
+        }
+        return new SiteGroup(sites);
+    }
 
     public async ValueTask DisposeAsync()
     {
