@@ -406,8 +406,10 @@ class JobView {
     if (parts.some((part, i) => this.resultsPanel.children[i] !== part) || this.resultsPanel.children.length !== parts.length) {
       this.resultsPanel.replaceChildren(...parts);
     }
-    this.resultsButton.disabled = false;
-    this.setResultsButton(count, ' so far');
+    if (count > 0) {
+      this.resultsButton.disabled = false;
+      this.setResultsButton(count, ' so far');
+    }
   }
 
   setResultsButton(count, suffix = '') {

@@ -9,7 +9,9 @@ namespace Orleans.Search.Queries;
 /// A grain call can complete before it is awaited (the job answered on another thread first), so a whole round of
 /// sends may run synchronously inside <see cref="Request"/>. Such a round has ended before <see cref="Request"/> could
 /// keep its task; kept, the finished task would look like a send in flight, and every later request would wait for it
-/// forever (the job then heard of the query's end only from its stall check).
+/// forever (the job then heard of the query's end only from its stall check). The round clears its mark in its own
+/// <c>finally</c>, in the same step that ends it: a wrapper that cleared it after awaiting the round would leave a
+/// window in which a request finds a round that has already stopped sending.
 /// </remarks>
 public sealed class CoalescedReports(Func<Task> sendNewest)
 {
