@@ -134,8 +134,8 @@ class JobView {
     this.answerDraft = '';
     this.lastAnnounced = -1;
     this.finalLoaded = false;
-    // Results as their pages complete, one per URL in the order found; the fused list replaces them at the end.
-    this.liveResults = new Map();
+    // URLs of the results shown as their pages complete (one item each, in the order found); the fused list replaces them.
+    this.liveResults = new Set();
     this.abort = new AbortController();
     this.build();
   }
@@ -291,7 +291,7 @@ class JobView {
     for (const r of results) {
       const key = r && typeof r.url === 'string' ? r.url : null;
       if (key && !this.liveResults.has(key)) {
-        this.liveResults.set(key, r);
+        this.liveResults.add(key);
         this.liveList.append(resultItem(r));
       }
     }
